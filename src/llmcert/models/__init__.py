@@ -1,0 +1,31 @@
+"""Model backends behind one small protocol, and the ModelRef parser."""
+
+from llmcert.models._ref import EMBEDDED_MODELS, ModelRef
+from llmcert.models._registry import backend_factory, open_backend
+from llmcert.models._types import (
+    ChatMessage,
+    Generation,
+    GenerateRequest,
+    GenerationSettings,
+    Loglikelihoods,
+    LoglikelihoodRequest,
+    ModelBackend,
+    ModelIdentity,
+    ModelOutput,
+)
+
+__all__ = [
+    "EMBEDDED_MODELS",
+    "ChatMessage",
+    "GenerateRequest",
+    "Generation",
+    "GenerationSettings",
+    "LoglikelihoodRequest",
+    "Loglikelihoods",
+    "ModelBackend",
+    "ModelIdentity",
+    "ModelOutput",
+    "ModelRef",
+    "backend_factory",
+    "open_backend",
+]

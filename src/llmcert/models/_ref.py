@@ -1,0 +1,101 @@
+"""ModelRef: the one parser for how users name a model.
+
+Accepted forms::
+
+    embedded                      the bundled default (SmolLM2-135M-Instruct, GGUF)
+    embedded:smollm2              the same, named
+    embedded:gemma3-270m          Gemma 3 270M base model (completion prompts only)
+    llamacpp:PATH.gguf            a local GGUF file run in-process with llama.cpp
+    openai://HOST:PORT/PATH?model=NAME[&api=chat|completions][&key_env=VAR]
+    openai+https://HOST/PATH?model=NAME[...]
+    mock:NAME                     a deterministic in-process test double
+
+API keys never appear in a ModelRef: they are read from the environment variable
+named by ``key_env`` (default ``LLMCERT_API_KEY``, then ``OPENAI_API_KEY``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+from llmcert.errors import ModelRefError
+
+EMBEDDED_MODELS = ("smollm2", "gemma3-270m")
+_SECRET_PARAMS = {"api_key", "apikey", "key", "token", "access_token", "password"}
+_OPENAI_PARAMS = {"model", "api", "key_env", "timeout"}
+
+_USAGE = (
+    "expected one of: 'embedded', 'embedded:smollm2', 'embedded:gemma3-270m', "
+    "'llamacpp:PATH.gguf', 'openai://HOST:PORT/v1?model=NAME', "
+    "'openai+https://HOST/v1?model=NAME', 'mock:NAME'"
+)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    scheme: str  # "embedded" | "llamacpp" | "openai" | "mock"
+    target: str  # embedded model name, file path, base URL, or mock name
+    params: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        text = text.strip()
+        if not text:
+            raise ModelRefError(f"empty model reference; {_USAGE}")
+        if text == "embedded":
+            return cls("embedded", "smollm2", text=text)
+        scheme, sep, rest = text.partition(":")
+        if not sep:
+            raise ModelRefError(f"unknown model reference {text!r}; {_USAGE}")
+        if scheme == "embedded":
+            if rest not in EMBEDDED_MODELS:
+                raise ModelRefError(
+                    f"unknown embedded model {rest!r}; choose one of {', '.join(EMBEDDED_MODELS)}"
+                )
+            return cls("embedded", rest, text=text)
+        if scheme == "llamacpp":
+            if not rest:
+                raise ModelRefError("llamacpp: needs a path to a .gguf file, e.g. llamacpp:model.gguf")
+            return cls("llamacpp", rest, text=text)
+        if scheme == "mock":
+            return cls("mock", rest or "echo", text=text)
+        if scheme in ("openai", "openai+http", "openai+https"):
+            return cls._parse_openai(scheme, text)
+        raise ModelRefError(f"unknown model scheme {scheme!r} in {text!r}; {_USAGE}")
+
+    @classmethod
+    def _parse_openai(cls, scheme: str, text: str) -> ModelRef:
+        http_scheme = "https" if scheme == "openai+https" else "http"
+        parts = urlsplit(text)
+        if parts.username or parts.password:
+            raise ModelRefError(
+                "credentials in a model reference are refused: put the API key in an "
+                "environment variable (LLMCERT_API_KEY, or the one named by key_env=)"
+            )
+        if not parts.hostname:
+            raise ModelRefError(f"{text!r} has no host; {_USAGE}")
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        secret = _SECRET_PARAMS.intersection(k.lower() for k in params)
+        if secret:
+            raise ModelRefError(
+                f"{sorted(secret)[0]!r} in a model reference is refused: API keys are read "
+                "only from an environment variable (LLMCERT_API_KEY, or key_env=NAME)"
+            )
+        unknown = set(params) - _OPENAI_PARAMS
+        if unknown:
+            raise ModelRefError(
+                f"unknown parameter(s) {', '.join(sorted(unknown))} in {text!r}; "
+                f"known: {', '.join(sorted(_OPENAI_PARAMS))}"
+            )
+        if not params.get("model"):
+            raise ModelRefError(f"{text!r} needs ?model=NAME (the served model's name)")
+        if params.get("api", "chat") not in ("chat", "completions"):
+            raise ModelRefError(f"api must be 'chat' or 'completions', not {params['api']!r}")
+        port = f":{parts.port}" if parts.port else ""
+        base_url = f"{http_scheme}://{parts.hostname}{port}{parts.path.rstrip('/')}"
+        return cls("openai", base_url, params, text=text)
+
+    def __str__(self) -> str:
+        return self.text or f"{self.scheme}:{self.target}"
