@@ -4,11 +4,11 @@ from llmcert.models._ref import EMBEDDED_MODELS, ModelRef
 from llmcert.models._registry import backend_factory, open_backend
 from llmcert.models._types import (
     ChatMessage,
-    Generation,
     GenerateRequest,
+    Generation,
     GenerationSettings,
-    Loglikelihoods,
     LoglikelihoodRequest,
+    Loglikelihoods,
     ModelBackend,
     ModelIdentity,
     ModelOutput,

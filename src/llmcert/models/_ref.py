@@ -57,7 +57,9 @@ class ModelRef:
             return cls("embedded", rest, text=text)
         if scheme == "llamacpp":
             if not rest:
-                raise ModelRefError("llamacpp: needs a path to a .gguf file, e.g. llamacpp:model.gguf")
+                raise ModelRefError(
+                    "llamacpp: needs a path to a .gguf file, e.g. llamacpp:model.gguf"
+                )
             return cls("llamacpp", rest, text=text)
         if scheme == "mock":
             return cls("mock", rest or "echo", text=text)

@@ -13,8 +13,8 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llmcert.errors import SpecError
-from llmcert.models._types import ChatMessage
 from llmcert.items._item import Item
+from llmcert.models._types import ChatMessage
 from llmcert.suites._spec import FewShotExample, PromptSpec
 
 LETTERS = string.ascii_uppercase

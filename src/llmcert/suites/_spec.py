@@ -20,7 +20,9 @@ class _Strict(BaseModel):
 class ItemsSpec(_Strict):
     """Where the items come from: a file beside the suite, or a dataset importer."""
 
-    source: str | None = Field(None, description="JSONL, CSV or JSON file, relative to the suite file")
+    source: str | None = Field(
+        None, description="JSONL, CSV or JSON file, relative to the suite file"
+    )
     importer: str | None = Field(None, description="name of a dataset importer, e.g. gsm8k")
     path: str | None = Field(None, description="local copy of the dataset for the importer")
     options: dict[str, Any] = Field(default_factory=dict, description="importer options")
@@ -35,7 +37,9 @@ class ItemsSpec(_Strict):
             raise ValueError("give exactly one of 'source' (a file) or 'importer' (a dataset)")
         bad = set(self.fields) - {"id", "input", "target", "choices", "answer_index"}
         if bad:
-            raise ValueError(f"fields can map only id, input, target, choices, answer_index; not {sorted(bad)}")
+            raise ValueError(
+                f"fields can map only id, input, target, choices, answer_index; not {sorted(bad)}"
+            )
         return self
 
 
@@ -58,7 +62,9 @@ class PromptSpec(_Strict):
     template: str = "{{ input }}"
     few_shot: tuple[FewShotExample, ...] = ()
     example_separator: str = "\n\n"
-    target_prefix: str = Field(" ", description="put before each choice when ranking by log-likelihood")
+    target_prefix: str = Field(
+        " ", description="put before each choice when ranking by log-likelihood"
+    )
 
 
 class ScorerSpec(_Strict):

@@ -1,0 +1,3 @@
+from llmcert.cli import main
+
+main()

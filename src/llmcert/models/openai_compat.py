@@ -1,0 +1,317 @@
+"""OpenAI-compatible HTTP backend (vLLM, llama.cpp server, Ollama, TGI, commercial APIs).
+
+A thin translation layer: one request becomes one HTTP call through a shared
+``httpx.AsyncClient``; httpx and HTTP failures are mapped onto
+:mod:`llmcert.errors` at this boundary so the engine can decide about retries.
+The API key is read from the environment and only ever sent as a header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import time
+from typing import Any
+
+import httpx
+
+from llmcert._hashing import digest_json
+from llmcert._version import __version__
+from llmcert.errors import (
+    AuthenticationError,
+    BackendUnavailable,
+    MalformedResponse,
+    ModelRefError,
+    ModelTimeout,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+)
+from llmcert.models._ref import ModelRef
+from llmcert.models._types import (
+    GenerateRequest,
+    Generation,
+    LoglikelihoodRequest,
+    Loglikelihoods,
+    ModelIdentity,
+)
+
+DEFAULT_KEY_ENVS = ("LLMCERT_API_KEY", "OPENAI_API_KEY")
+
+#: Fixed prompts whose temperature-0 answers fingerprint the served model.
+CANARY_PROMPTS = (
+    "Repeat exactly: llmcert canary 7f3a",
+    "What is 17 + 25? Answer with the number only.",
+)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _server_message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        err = body.get("error") if isinstance(body, dict) else None
+        msg = err.get("message") if isinstance(err, dict) else err
+        if msg:
+            return str(msg)[:300]
+    except (ValueError, AttributeError):
+        pass
+    return resp.text[:300]
+
+
+class OpenAICompatBackend:
+    supports_loglikelihood = True
+    supports_chat = True
+    max_concurrency: int | None = None
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api: str = "chat",
+        api_key: str | None = None,
+        timeout: float = 120.0,
+        ref_text: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api = api
+        self.ref_text = ref_text or f"openai:{base_url}?model={model}"
+        headers = {"User-Agent": f"llmcert/{__version__}"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=1024),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_ref(cls, ref: ModelRef) -> OpenAICompatBackend:
+        key_env = ref.params.get("key_env")
+        if key_env is not None:
+            api_key = os.environ.get(key_env)
+            if not api_key:
+                raise ModelRefError(
+                    f"key_env={key_env} names an environment variable that is not set"
+                )
+        else:
+            api_key = next((os.environ[e] for e in DEFAULT_KEY_ENVS if os.environ.get(e)), None)
+        try:
+            timeout = float(ref.params.get("timeout", "120"))
+        except ValueError:
+            raise ModelRefError(
+                f"timeout must be a number of seconds, not {ref.params['timeout']!r}"
+            ) from None
+        return cls(
+            ref.target,
+            ref.params["model"],
+            api=ref.params.get("api", "chat"),
+            api_key=api_key,
+            timeout=timeout,
+            ref_text=str(ref),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _post(self, path: str, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
+        headers = {"Idempotency-Key": key} if key else None
+        content = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            resp = await self._client.post(
+                path,
+                content=content,
+                headers={"Content-Type": "application/json", **(headers or {})},
+            )
+        except httpx.TimeoutException as exc:
+            raise ModelTimeout(
+                f"{self.base_url}{path}: no answer in time ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(f"{self.base_url}{path}: {type(exc).__name__}: {exc}") from exc
+        return self._decode(resp, path)
+
+    def _decode(self, resp: httpx.Response, path: str) -> dict[str, Any]:
+        status = resp.status_code
+        if status >= 400:
+            where = f"{self.base_url}{path}"
+            if status in (401, 403):
+                raise AuthenticationError(
+                    f"{where} refused the credentials (HTTP {status}): set the API key in "
+                    "LLMCERT_API_KEY (or the variable named by key_env=)",
+                    status=status,
+                )
+            if status == 429:
+                raise RateLimited(
+                    f"{where}: rate limited (HTTP 429)",
+                    retry_after=_retry_after(resp.headers.get("retry-after")),
+                )
+            if status >= 500:
+                raise ServerError(f"{where}: HTTP {status}: {_server_message(resp)}", status=status)
+            if status in (408, 409):
+                raise ServerError(f"{where}: HTTP {status}", status=status)
+            raise RequestRejected(f"{where}: HTTP {status}: {_server_message(resp)}", status=status)
+        try:
+            data = json.loads(resp.content)
+        except ValueError as exc:
+            raise MalformedResponse(f"{self.base_url}{path}: response is not JSON") from exc
+        if not isinstance(data, dict):
+            raise MalformedResponse(f"{self.base_url}{path}: response is not a JSON object")
+        return data
+
+    def _settings(self, request: GenerateRequest) -> dict[str, Any]:
+        s = request.settings
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": s.max_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+        }
+        if s.stop:
+            payload["stop"] = list(s.stop)
+        if request.seed is not None:
+            payload["seed"] = request.seed
+        return payload
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        payload = self._settings(request)
+        if request.messages is not None and self.api == "chat":
+            payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+            data = await self._post("/chat/completions", payload, request.idempotency_key)
+            return self._parse_generation(data, chat=True)
+        if request.messages is not None:
+            raise RequestRejected(
+                f"{self.ref_text} uses the completions API, but the suite sends chat messages; "
+                "use api=chat or a completion-prompt suite"
+            )
+        payload["prompt"] = request.prompt
+        data = await self._post("/completions", payload, request.idempotency_key)
+        return self._parse_generation(data, chat=False)
+
+    def _parse_generation(self, data: dict[str, Any], *, chat: bool) -> Generation:
+        try:
+            choice = data["choices"][0]
+            text = choice["message"]["content"] if chat else choice["text"]
+            usage = data.get("usage") or {}
+        except (KeyError, IndexError, TypeError) as exc:
+            raise MalformedResponse(f"{self.base_url}: response lacks choices[0] text") from exc
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise MalformedResponse(f"{self.base_url}: response text is not a string")
+        return Generation(
+            text,
+            choice.get("finish_reason"),
+            usage.get("prompt_tokens"),
+            usage.get("completion_tokens"),
+        )
+
+    async def loglikelihood(self, request: LoglikelihoodRequest) -> Loglikelihoods:
+        """Echo each context+continuation with logprobs and sum the continuation's tokens."""
+        results = await asyncio.gather(
+            *(self._continuation_logprob(request, c) for c in request.continuations)
+        )
+        return Loglikelihoods(
+            tuple(r[0] for r in results), tuple(r[1] for r in results), tuple(r[2] for r in results)
+        )
+
+    async def _continuation_logprob(
+        self, request: LoglikelihoodRequest, continuation: str
+    ) -> tuple[float, int, bool]:
+        payload = {
+            "model": self.model,
+            "prompt": request.context + continuation,
+            "max_tokens": 0,
+            "echo": True,
+            "logprobs": 1,
+            "temperature": 0.0,
+        }
+        key = f"{request.idempotency_key}:{continuation}" if request.idempotency_key else None
+        data = await self._post("/completions", payload, key)
+        try:
+            lp = data["choices"][0]["logprobs"]
+            offsets: list[int] = lp["text_offset"]
+            token_lps: list[float | None] = lp["token_logprobs"]
+            tokens: list[str] = lp["tokens"]
+            tops: list[dict[str, float] | None] = lp.get("top_logprobs") or [None] * len(tokens)
+        except (KeyError, IndexError, TypeError) as exc:
+            raise MalformedResponse(
+                f"{self.base_url}: completions response lacks echoed logprobs"
+            ) from exc
+        start = len(request.context)
+        total, count, greedy = 0.0, 0, True
+        for tok, off, tlp, top in zip(tokens, offsets, token_lps, tops, strict=False):
+            if off < start:
+                continue
+            if tlp is None:
+                raise MalformedResponse(f"{self.base_url}: a continuation token has no logprob")
+            total += float(tlp)
+            count += 1
+            if top:
+                greedy = greedy and max(top, key=lambda t: top[t]) == tok
+        if count == 0:
+            raise MalformedResponse(f"{self.base_url}: no continuation tokens in the echoed prompt")
+        return total, count, greedy
+
+    async def _reported_model(self) -> str | None:
+        try:
+            resp = await self._client.get("/models")
+        except httpx.TimeoutException as exc:
+            raise ModelTimeout(f"{self.base_url}/models: no answer in time") from exc
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(
+                f"cannot reach {self.base_url}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if resp.status_code == 404:
+            return None  # some servers do not list models; identity rests on the fingerprint
+        data = self._decode(resp, "/models")
+        ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
+        if self.model in ids:
+            return self.model
+        if ids:
+            raise RequestRejected(
+                f"{self.base_url} does not serve model {self.model!r}; it lists: {', '.join(map(str, ids[:10]))}"
+            )
+        return None
+
+    async def _fingerprint(self) -> str:
+        from llmcert.models._types import ChatMessage, GenerationSettings
+
+        settings = GenerationSettings(max_tokens=16, temperature=0.0)
+        if self.api == "chat":
+            reqs = [
+                GenerateRequest(settings, messages=(ChatMessage("user", p),), seed=0)
+                for p in CANARY_PROMPTS
+            ]
+        else:
+            reqs = [GenerateRequest(settings, prompt=p, seed=0) for p in CANARY_PROMPTS]
+        answers = await asyncio.gather(*(self.generate(r) for r in reqs))
+        return digest_json([a.text for a in answers])
+
+    async def identify(self) -> ModelIdentity:
+        """Endpoint + reported model id + a behavioural fingerprint, fetched concurrently."""
+        reported, fingerprint = await asyncio.gather(self._reported_model(), self._fingerprint())
+        return ModelIdentity(
+            kind="endpoint",
+            ref=self.ref_text,
+            endpoint=self.base_url,
+            reported_model=reported or self.model,
+            fingerprint=fingerprint,
+            engine=f"openai-compatible/{self.api}",
+            details={"api": self.api},
+        )

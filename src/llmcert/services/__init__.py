@@ -1,0 +1,1 @@
+"""Services: thin orchestration of the lower layers, shared by the CLI and the server."""

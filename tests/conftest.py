@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny suite on disk, and the path of the public datasets beside the repo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def write_suite(
+    directory: Path,
+    items: list[dict[str, object]],
+    *,
+    scorer: str = "exact_match",
+    kind: str = "chat",
+    extra: str = "",
+    name: str = "tiny",
+) -> Path:
+    """Write a suite YAML with its JSONL items; returns the YAML path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "items.jsonl").write_text(
+        "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items), encoding="utf-8"
+    )
+    path = directory / "suite.yaml"
+    path.write_text(
+        f"""name: {name}
+version: 1.0.0
+items:
+  source: items.jsonl
+prompt:
+  kind: {kind}
+  template: "{{{{ input }}}}"
+generation:
+  max_tokens: 16
+scorer:
+  name: {scorer}
+group_by: [language]
+{extra}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def tiny_suite(tmp_path: Path) -> Path:
+    items = [
+        {
+            "id": f"q{i}",
+            "input": f"say {i}",
+            "target": f"say {i}" if i % 3 else "nope",
+            "language": "en" if i % 2 else "zh",
+        }
+        for i in range(12)
+    ]
+    return write_suite(tmp_path / "suite", items)

@@ -1,0 +1,134 @@
+from pathlib import Path
+
+import pytest
+
+from llmcert.engine import Journal, decode_output, encode_output
+from llmcert.errors import JournalError
+from llmcert.models import Generation, Loglikelihoods
+
+
+def test_outputs_round_trip() -> None:
+    gen = Generation("答案是 B", "stop", 12, 3)
+    ll = Loglikelihoods((-1.5, -0.25), (2, 1), (False, True))
+    assert decode_output(encode_output(gen)) == gen
+    assert decode_output(encode_output(ll)) == ll
+
+
+def test_record_and_lookup_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        j.record(
+            "k1",
+            output=Generation("x"),
+            error=None,
+            error_kind=None,
+            attempts=1,
+            latency_s=0.1,
+            run_id="r",
+        )
+        j.record(
+            "k2",
+            output=None,
+            error="ServerError: 500",
+            error_kind="ServerError",
+            attempts=6,
+            latency_s=2.0,
+            run_id="r",
+        )
+    with Journal(path) as j:
+        found = j.lookup(["k1", "k2", "missing"])
+    assert set(found) == {"k1", "k2"}
+    assert found["k1"].status == "ok"
+    assert found["k1"].output == Generation("x")
+    assert found["k2"].status == "error"
+    assert found["k2"].error_kind == "ServerError"
+
+
+def test_an_answer_is_never_replaced(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record(
+            "k",
+            output=Generation("first"),
+            error=None,
+            error_kind=None,
+            attempts=1,
+            latency_s=0.1,
+            run_id="a",
+        )
+        j.record(
+            "k",
+            output=Generation("second"),
+            error=None,
+            error_kind=None,
+            attempts=1,
+            latency_s=0.1,
+            run_id="b",
+        )
+        j.record(
+            "k",
+            output=None,
+            error="boom",
+            error_kind="ServerError",
+            attempts=1,
+            latency_s=0.1,
+            run_id="c",
+        )
+        entry = j.lookup(["k"])["k"]
+    assert entry.output == Generation("first")
+    assert entry.run_id == "a"
+
+
+def test_an_error_is_replaced_by_a_later_answer_and_attempts_add_up(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record(
+            "k",
+            output=None,
+            error="boom",
+            error_kind="ServerError",
+            attempts=6,
+            latency_s=1.0,
+            run_id="a",
+        )
+        j.record(
+            "k",
+            output=Generation("ok"),
+            error=None,
+            error_kind=None,
+            attempts=2,
+            latency_s=0.1,
+            run_id="b",
+        )
+        entry = j.lookup(["k"])["k"]
+    assert entry.status == "ok"
+    assert entry.attempts == 8
+    assert entry.error is None
+
+
+def test_lookup_many_keys_in_batches(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        for i in range(1203):
+            j.record(
+                f"k{i}",
+                output=Generation(str(i)),
+                error=None,
+                error_kind=None,
+                attempts=1,
+                latency_s=0.0,
+                run_id="r",
+            )
+        found = j.lookup(f"k{i}" for i in range(0, 1300))
+    assert len(found) == 1203
+
+
+def test_runs_count_invocations(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        assert j.begin_run("r1", {"a": 1}) == 1
+        assert j.begin_run("r1", {"a": 1}) == 2
+        assert j.begin_run("r2", {}) == 1
+
+
+def test_not_a_journal_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "j.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(JournalError, match="cannot open the journal"):
+        Journal(bad)

@@ -1,0 +1,151 @@
+"""Kill a real run with SIGKILL part-way, resume it, and check exactly-once from the server's log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_suite
+
+N_ITEMS, REPEATS = 150, 2
+
+
+@contextmanager
+def fake_server(tmp: Path, name: str, latency: float) -> Iterator[tuple[str, Path]]:
+    log, ready = tmp / f"{name}.log", tmp / f"{name}.port"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llmcert.testing.fake_openai",
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+            "--model",
+            "fake-model",
+            "--policy",
+            "hash",
+            "--log",
+            str(log),
+            "--ready-file",
+            str(ready),
+        ],
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (ready.exists() and ready.read_text().strip()):
+            assert proc.poll() is None, "fake server exited"
+            assert time.monotonic() < deadline, "fake server did not start"
+            time.sleep(0.05)
+        yield f"openai://127.0.0.1:{ready.read_text().strip()}/v1?model=fake-model", log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def eval_cmd(model: str, suite: Path, out: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "llmcert",
+        "eval",
+        "--model",
+        model,
+        "--suite",
+        str(suite),
+        "--concurrency",
+        "8",
+        "--repeats",
+        str(REPEATS),
+        "--output",
+        str(out),
+        "--no-progress",
+    ]
+
+
+def journal_keys(out: Path) -> set[str]:
+    db = sqlite3.connect(out / "journal.sqlite")
+    try:
+        return {k for (k,) in db.execute("SELECT key FROM units WHERE status = 'ok'")}
+    finally:
+        db.close()
+
+
+def log_entries(log: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def unit_results(out: Path) -> tuple[dict[tuple[str, int], object], object]:
+    """Per (item, repeat) responses and scores, and the metrics: keys differ across endpoints."""
+    (result,) = out.glob("*/result.json")
+    data = json.loads(result.read_text())
+    units = {(u["item_id"], u["repeat"]): (u["response"], u["score"]) for u in data["units"]}
+    return units, data["metrics"]
+
+
+@pytest.mark.parametrize("kill_after", [1, N_ITEMS])
+def test_sigkill_then_resume_answers_every_unit_exactly_once(
+    tmp_path: Path, kill_after: int
+) -> None:
+    items = [
+        {"id": f"i{i:03d}", "input": f"question {i}", "target": "x", "language": "en"}
+        for i in range(N_ITEMS)
+    ]
+    suite = write_suite(tmp_path / "suite", items)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with fake_server(tmp_path, "srv", latency=0.02) as (model, log):
+        cmd = eval_cmd(model, suite, out)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "the run finished before it could be killed"
+            assert time.monotonic() < deadline
+            try:
+                if len(journal_keys(out)) >= kill_after:
+                    break
+            except sqlite3.Error:
+                pass
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        before = journal_keys(out)
+        killed_at = time.time()
+        assert 0 < len(before) < N_ITEMS * REPEATS
+
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        entries = log_entries(log)
+
+    units = [e for e in entries if e.get("idempotency_key")]
+    answered = Counter(
+        e["idempotency_key"] for e in units if e["outcome"] == 200 and not e.get("replay")
+    )
+    assert len(answered) == N_ITEMS * REPEATS
+    assert set(answered.values()) == {1}, "some unit was generated more than once"
+    resent = {e["idempotency_key"] for e in units if float(e["time"]) > killed_at}
+    assert not (resent & before), "a unit already in the journal was sent again"
+    assert journal_keys(out) == set(answered)
+
+    with fake_server(tmp_path, "baseline", latency=0.0) as (model, _):
+        base_out = tmp_path / "baseline"
+        clean = subprocess.run(
+            eval_cmd(model, suite, base_out), env=env, capture_output=True, text=True, timeout=120
+        )
+        assert clean.returncode == 0, clean.stderr
+    resumed_units, resumed_metrics = unit_results(out)
+    clean_units, clean_metrics = unit_results(base_out)
+    assert resumed_units == clean_units
+    assert resumed_metrics == clean_metrics
