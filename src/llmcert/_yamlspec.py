@@ -17,10 +17,8 @@ from llmcert.errors import SpecError
 
 M = TypeVar("M", bound=BaseModel)
 
-try:  # the C loader is much faster; fall back where libyaml is absent
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined]
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+# The C loader is much faster; fall back where libyaml is absent.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

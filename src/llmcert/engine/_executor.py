@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Sequence
@@ -77,7 +78,7 @@ async def execute(
             if stats.first_request_at is None:
                 stats.first_request_at = started
             outcome = await call_with_retries(
-                lambda u=unit: call(u), policy, rng, on_retry=on_retry
+                functools.partial(call, unit), policy, rng, on_retry=on_retry
             )
             finished = clock()
             stats.last_response_at = finished

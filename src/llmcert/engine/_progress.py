@@ -6,7 +6,10 @@ second from its own thread, so a fast endpoint is not slowed by the terminal.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 class ProgressSink(Protocol):
@@ -59,7 +62,7 @@ class RichProgress:
             transient=False,
         )
         self._description = description
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self._errors = 0
         self._retries = 0
 

@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import json
 import os
+import ssl
 import time
 from typing import Any
 
@@ -57,16 +58,72 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
-def _server_message(resp: httpx.Response) -> str:
+def _server_message(body: bytes) -> str:
     try:
-        body = resp.json()
-        err = body.get("error") if isinstance(body, dict) else None
+        data = json.loads(body)
+        err = data.get("error") if isinstance(data, dict) else None
         msg = err.get("message") if isinstance(err, dict) else err
         if msg:
             return str(msg)[:300]
     except (ValueError, AttributeError):
         pass
-    return resp.text[:300]
+    return body[:300].decode("utf-8", "replace")
+
+
+class _TransportPool:
+    """Single-connection httpx transports, handed out one per call in flight.
+
+    httpcore's pool scans every connection for every request it assigns (O(n)
+    per call), and the client layer above the transport (URL merging, cookies,
+    auth, redirects) costs as much again; neither is needed for a fixed JSON API.
+    A free list of one-connection transports keeps each call O(1) and still
+    reuses keep-alive connections. Timeouts travel in the request extensions.
+    """
+
+    def __init__(
+        self, *, timeout: httpx.Timeout, secure: bool, transport: httpx.AsyncBaseTransport | None
+    ) -> None:
+        self._timeout = timeout.as_dict()
+        # One TLS context for all transports: each new one would reload the CA bundle.
+        self._verify: ssl.SSLContext | None = ssl.create_default_context() if secure else None
+        self._shared = transport  # an injected transport (tests) serves every call
+        self._idle: list[httpx.AsyncBaseTransport] = []
+        self._all: list[httpx.AsyncBaseTransport] = []
+
+    def _new(self) -> httpx.AsyncBaseTransport:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        if self._verify is not None:
+            return httpx.AsyncHTTPTransport(verify=self._verify, limits=limits)
+        return httpx.AsyncHTTPTransport(limits=limits, verify=False)
+
+    async def send(
+        self, method: str, url: str, headers: dict[str, str], content: bytes | None = None
+    ) -> tuple[int, httpx.Headers, bytes]:
+        request = httpx.Request(
+            method, url, headers=headers, content=content, extensions={"timeout": self._timeout}
+        )
+        if self._shared is not None:
+            transport = self._shared
+        elif self._idle:
+            transport = self._idle.pop()
+        else:
+            transport = self._new()
+            self._all.append(transport)
+        try:
+            response = await transport.handle_async_request(request)
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+        finally:
+            if transport is not self._shared:
+                self._idle.append(transport)
+        return response.status_code, response.headers, body
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(t.aclose() for t in self._all))
+        self._idle.clear()
+        self._all.clear()
 
 
 class OpenAICompatBackend:
@@ -89,14 +146,12 @@ class OpenAICompatBackend:
         self.model = model
         self.api = api
         self.ref_text = ref_text or f"openai:{base_url}?model={model}"
-        headers = {"User-Agent": f"llmcert/{__version__}"}
+        self._headers = {"User-Agent": f"llmcert/{__version__}", "Content-Type": "application/json"}
         if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers,
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._pool = _TransportPool(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=1024),
+            secure=self.base_url.startswith("https:"),
             transport=transport,
         )
 
@@ -127,29 +182,35 @@ class OpenAICompatBackend:
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._pool.aclose()
 
-    async def _post(self, path: str, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
-        headers = {"Idempotency-Key": key} if key else None
-        content = json.dumps(payload, ensure_ascii=False).encode()
+    async def _request(
+        self, method: str, path: str, payload: dict[str, Any] | None, key: str | None
+    ) -> tuple[int, httpx.Headers, bytes]:
+        headers = self._headers
+        if key:
+            headers = {**headers, "Idempotency-Key": key}
+        content = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
         try:
-            resp = await self._client.post(
-                path,
-                content=content,
-                headers={"Content-Type": "application/json", **(headers or {})},
-            )
+            return await self._pool.send(method, self.base_url + path, headers, content)
         except httpx.TimeoutException as exc:
             raise ModelTimeout(
                 f"{self.base_url}{path}: no answer in time ({type(exc).__name__})"
             ) from exc
         except httpx.TransportError as exc:
-            raise BackendUnavailable(f"{self.base_url}{path}: {type(exc).__name__}: {exc}") from exc
-        return self._decode(resp, path)
+            raise BackendUnavailable(
+                f"cannot reach {self.base_url}{path}: {type(exc).__name__}: {exc}"
+            ) from exc
 
-    def _decode(self, resp: httpx.Response, path: str) -> dict[str, Any]:
-        status = resp.status_code
+    async def _post(self, path: str, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
+        status, headers, body = await self._request("POST", path, payload, key)
+        return self._decode(status, headers, body, path)
+
+    def _decode(
+        self, status: int, headers: httpx.Headers, body: bytes, path: str
+    ) -> dict[str, Any]:
+        where = f"{self.base_url}{path}"
         if status >= 400:
-            where = f"{self.base_url}{path}"
             if status in (401, 403):
                 raise AuthenticationError(
                     f"{where} refused the credentials (HTTP {status}): set the API key in "
@@ -159,19 +220,17 @@ class OpenAICompatBackend:
             if status == 429:
                 raise RateLimited(
                     f"{where}: rate limited (HTTP 429)",
-                    retry_after=_retry_after(resp.headers.get("retry-after")),
+                    retry_after=_retry_after(headers.get("retry-after")),
                 )
-            if status >= 500:
-                raise ServerError(f"{where}: HTTP {status}: {_server_message(resp)}", status=status)
-            if status in (408, 409):
-                raise ServerError(f"{where}: HTTP {status}", status=status)
-            raise RequestRejected(f"{where}: HTTP {status}: {_server_message(resp)}", status=status)
+            if status >= 500 or status in (408, 409):
+                raise ServerError(f"{where}: HTTP {status}: {_server_message(body)}", status=status)
+            raise RequestRejected(f"{where}: HTTP {status}: {_server_message(body)}", status=status)
         try:
-            data = json.loads(resp.content)
+            data = json.loads(body)
         except ValueError as exc:
-            raise MalformedResponse(f"{self.base_url}{path}: response is not JSON") from exc
+            raise MalformedResponse(f"{where}: response is not JSON") from exc
         if not isinstance(data, dict):
-            raise MalformedResponse(f"{self.base_url}{path}: response is not a JSON object")
+            raise MalformedResponse(f"{where}: response is not a JSON object")
         return data
 
     def _settings(self, request: GenerateRequest) -> dict[str, Any]:
@@ -269,17 +328,10 @@ class OpenAICompatBackend:
         return total, count, greedy
 
     async def _reported_model(self) -> str | None:
-        try:
-            resp = await self._client.get("/models")
-        except httpx.TimeoutException as exc:
-            raise ModelTimeout(f"{self.base_url}/models: no answer in time") from exc
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(
-                f"cannot reach {self.base_url}: {type(exc).__name__}: {exc}"
-            ) from exc
-        if resp.status_code == 404:
+        status, headers, body = await self._request("GET", "/models", None, None)
+        if status == 404:
             return None  # some servers do not list models; identity rests on the fingerprint
-        data = self._decode(resp, "/models")
+        data = self._decode(status, headers, body, "/models")
         ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
         if self.model in ids:
             return self.model

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from llmcert.models._types import ModelOutput
 from llmcert.items._item import Item
+from llmcert.models._types import ModelOutput
 
 RequestKind = Literal["generate", "loglikelihood"]
 

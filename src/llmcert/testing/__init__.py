@@ -1,0 +1,43 @@
+"""Test doubles for llmcert and for code built on it.
+
+:class:`FakeOpenAIServer` is a loopback OpenAI-compatible server with deterministic answers,
+an idempotency store, a request log and injectable faults (see ``fake_openai``). Names are
+loaded on first use so that ``python -m llmcert.testing.fake_openai`` does not import its own
+module twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmcert.testing.fake_openai import (
+        FakeOpenAIServer,
+        FaultKind,
+        FaultRule,
+        Policy,
+        RequestRecord,
+        ThreadedServer,
+        TriggerKind,
+    )
+
+__all__ = [
+    "FakeOpenAIServer",
+    "FaultKind",
+    "FaultRule",
+    "Policy",
+    "RequestRecord",
+    "ThreadedServer",
+    "TriggerKind",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("llmcert.testing.fake_openai"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
