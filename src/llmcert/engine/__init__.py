@@ -4,7 +4,14 @@ from llmcert.engine._executor import ExecutionStats, execute
 from llmcert.engine._journal import Journal, JournalEntry, decode_output, encode_output
 from llmcert.engine._progress import NullProgress, ProgressSink, RichProgress
 from llmcert.engine._retry import Outcome, RetryPolicy, call_with_retries
-from llmcert.engine._workunit import WorkUnit, plan_units, unit_key, unit_seed
+from llmcert.engine._workunit import (
+    RenderedPrompt,
+    WorkUnit,
+    plan_units,
+    render_prompts,
+    unit_key,
+    unit_seed,
+)
 
 __all__ = [
     "ExecutionStats",
@@ -13,6 +20,7 @@ __all__ = [
     "NullProgress",
     "Outcome",
     "ProgressSink",
+    "RenderedPrompt",
     "RetryPolicy",
     "RichProgress",
     "WorkUnit",
@@ -21,6 +29,7 @@ __all__ = [
     "encode_output",
     "execute",
     "plan_units",
+    "render_prompts",
     "unit_key",
     "unit_seed",
 ]

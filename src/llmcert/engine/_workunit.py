@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from llmcert.items import Item
-from llmcert.models._types import GenerateRequest, LoglikelihoodRequest, ModelIdentity
+from llmcert.models._types import (
+    ChatMessage,
+    GenerateRequest,
+    LoglikelihoodRequest,
+    ModelIdentity,
+)
 from llmcert.scoring._types import RequestKind
 from llmcert.suites import Suite
 
@@ -64,6 +69,42 @@ class WorkUnit:
         return "generate" if isinstance(self.request, GenerateRequest) else "loglikelihood"
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedPrompt:
+    """An item's request content, which does not depend on the model."""
+
+    item: Item
+    item_hash: str
+    messages: tuple[ChatMessage, ...] | None = None
+    prompt: str | None = None
+    continuations: tuple[str, ...] = ()
+
+
+def render_prompts(
+    suite: Suite, *, kind: RequestKind, items: Sequence[Item] | None = None
+) -> list[RenderedPrompt]:
+    """Render every item's prompt once; the costly half of planning, done before identity."""
+    renderer = suite.renderer
+    chat = suite.spec.prompt.kind == "chat"
+    hashes = dict(zip((it.id for it in suite.items), suite.item_hashes, strict=True))
+    out: list[RenderedPrompt] = []
+    for item in suite.items if items is None else items:
+        item_hash = hashes[item.id]
+        if kind == "loglikelihood":
+            rendered = RenderedPrompt(
+                item,
+                item_hash,
+                prompt=renderer.completion(item),
+                continuations=renderer.continuations(item),
+            )
+        elif chat:
+            rendered = RenderedPrompt(item, item_hash, messages=renderer.messages(item))
+        else:
+            rendered = RenderedPrompt(item, item_hash, prompt=renderer.completion(item))
+        out.append(rendered)
+    return out
+
+
 def plan_units(
     suite: Suite,
     identity: ModelIdentity,
@@ -72,28 +113,20 @@ def plan_units(
     seed: int,
     repeats: int,
     items: Sequence[Item] | None = None,
+    prompts: Sequence[RenderedPrompt] | None = None,
 ) -> list[WorkUnit]:
-    """Expand items × repeats into keyed work units with their rendered requests."""
-    renderer = suite.renderer
+    """Expand items × repeats into keyed work units with their requests."""
+    if prompts is None:
+        prompts = render_prompts(suite, kind=kind, items=items)
     settings = suite.spec.generation
     settings_digest = settings.digest()
     identity_digest = identity.digest
-    chat = suite.spec.prompt.kind == "chat"
-    chosen = suite.items if items is None else items
-    hashes = dict(zip((it.id for it in suite.items), suite.item_hashes, strict=True))
     units: list[WorkUnit] = []
-    for item in chosen:
-        item_hash = hashes[item.id]
-        if kind == "loglikelihood":
-            context, continuations = renderer.completion(item), renderer.continuations(item)
-        elif chat:
-            messages = renderer.messages(item)
-        else:
-            prompt = renderer.completion(item)
+    for rp in prompts:
         for repeat in range(repeats):
             key = unit_key(
                 suite_digest=suite.digest,
-                item_hash=item_hash,
+                item_hash=rp.item_hash,
                 identity_digest=identity_digest,
                 settings_digest=settings_digest,
                 seed=seed,
@@ -102,20 +135,15 @@ def plan_units(
             )
             request: UnitRequest
             if kind == "loglikelihood":
-                request = LoglikelihoodRequest(context, continuations, idempotency_key=key)
-            elif chat:
-                request = GenerateRequest(
-                    settings,
-                    messages=messages,
-                    seed=unit_seed(seed, item_hash, repeat),
-                    idempotency_key=key,
-                )
+                assert rp.prompt is not None
+                request = LoglikelihoodRequest(rp.prompt, rp.continuations, idempotency_key=key)
             else:
                 request = GenerateRequest(
                     settings,
-                    prompt=prompt,
-                    seed=unit_seed(seed, item_hash, repeat),
+                    messages=rp.messages,
+                    prompt=rp.prompt,
+                    seed=unit_seed(seed, rp.item_hash, repeat),
                     idempotency_key=key,
                 )
-            units.append(WorkUnit(key, item, item_hash, repeat, request))
+            units.append(WorkUnit(key, rp.item, rp.item_hash, repeat, request))
     return units

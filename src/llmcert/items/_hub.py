@@ -15,10 +15,12 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from llmcert.errors import SpecError
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Downloads a URL and returns its bytes; raises :class:`FetchError` (or an
 #: ``httpx.HTTPError`` / ``OSError``) when it cannot.
@@ -60,6 +62,8 @@ class HttpFetcher:
         self.max_bytes = max_bytes
 
     def __call__(self, url: str) -> bytes:
+        import httpx  # only needed when downloading; keeps start-up light
+
         try:
             with (
                 httpx.Client(
@@ -128,7 +132,7 @@ def ensure_files(
         hint = f"pass a local copy of the {dataset} files with --data PATH"
         try:
             data = get(rf.url)
-        except (FetchError, httpx.HTTPError, OSError) as exc:
+        except (FetchError, OSError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise SpecError(
                 f"cannot download {rf.url} ({reason}); {hint}", field="items.importer"

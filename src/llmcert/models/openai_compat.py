@@ -1,7 +1,7 @@
 """OpenAI-compatible HTTP backend (vLLM, llama.cpp server, Ollama, TGI, commercial APIs).
 
 A thin translation layer: one request becomes one HTTP call through a shared
-``httpx.AsyncClient``; httpx and HTTP failures are mapped onto
+aiohttp session; connection and HTTP failures are mapped onto
 :mod:`llmcert.errors` at this boundary so the engine can decide about retries.
 The API key is read from the environment and only ever sent as a header.
 """
@@ -14,9 +14,10 @@ import json
 import os
 import ssl
 import time
+from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 
 from llmcert._hashing import digest_json
 from llmcert._version import __version__
@@ -70,60 +71,45 @@ def _server_message(body: bytes) -> str:
     return body[:300].decode("utf-8", "replace")
 
 
-class _TransportPool:
-    """Single-connection httpx transports, handed out one per call in flight.
+class _Connection:
+    """One aiohttp session per backend, created inside the running event loop.
 
-    httpcore's pool scans every connection for every request it assigns (O(n)
-    per call), and the client layer above the transport (URL merging, cookies,
-    auth, redirects) costs as much again; neither is needed for a fixed JSON API.
-    A free list of one-connection transports keeps each call O(1) and still
-    reuses keep-alive connections. Timeouts travel in the request extensions.
+    aiohttp is used here, not httpx, for its cost per call: against a loopback
+    endpoint at 64 calls in flight it spends ~0.2 ms of CPU per request where
+    httpx's transport stack spends ~1.1 ms (bench/throughput.py, BENCHMARKS.md),
+    and the harness's CPU is what limits throughput at high concurrency.
     """
 
-    def __init__(
-        self, *, timeout: httpx.Timeout, secure: bool, transport: httpx.AsyncBaseTransport | None
-    ) -> None:
-        self._timeout = timeout.as_dict()
-        # One TLS context for all transports: each new one would reload the CA bundle.
-        self._verify: ssl.SSLContext | None = ssl.create_default_context() if secure else None
-        self._shared = transport  # an injected transport (tests) serves every call
-        self._idle: list[httpx.AsyncBaseTransport] = []
-        self._all: list[httpx.AsyncBaseTransport] = []
+    def __init__(self, *, timeout: float, secure: bool) -> None:
+        self._timeout = timeout
+        self._secure = secure
+        self._session: aiohttp.ClientSession | None = None
 
-    def _new(self) -> httpx.AsyncBaseTransport:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        if self._verify is not None:
-            return httpx.AsyncHTTPTransport(verify=self._verify, limits=limits)
-        return httpx.AsyncHTTPTransport(limits=limits, verify=False)
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=0,  # concurrency is bounded by the engine, not here
+                ssl=ssl.create_default_context() if self._secure else False,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=self._timeout, sock_connect=min(self._timeout, 10.0)
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
 
     async def send(
-        self, method: str, url: str, headers: dict[str, str], content: bytes | None = None
-    ) -> tuple[int, httpx.Headers, bytes]:
-        request = httpx.Request(
-            method, url, headers=headers, content=content, extensions={"timeout": self._timeout}
-        )
-        if self._shared is not None:
-            transport = self._shared
-        elif self._idle:
-            transport = self._idle.pop()
-        else:
-            transport = self._new()
-            self._all.append(transport)
-        try:
-            response = await transport.handle_async_request(request)
-            try:
-                body = await response.aread()
-            finally:
-                await response.aclose()
-        finally:
-            if transport is not self._shared:
-                self._idle.append(transport)
-        return response.status_code, response.headers, body
+        self, method: str, url: str, headers: dict[str, str], content: bytes | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        async with self.session().request(method, url, headers=headers, data=content) as resp:
+            return resp.status, resp.headers, await resp.read()
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(t.aclose() for t in self._all))
-        self._idle.clear()
-        self._all.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 class OpenAICompatBackend:
@@ -140,7 +126,6 @@ class OpenAICompatBackend:
         api_key: str | None = None,
         timeout: float = 120.0,
         ref_text: str | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -149,11 +134,7 @@ class OpenAICompatBackend:
         self._headers = {"User-Agent": f"llmcert/{__version__}", "Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._pool = _TransportPool(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            secure=self.base_url.startswith("https:"),
-            transport=transport,
-        )
+        self._conn = _Connection(timeout=timeout, secure=self.base_url.startswith("https:"))
 
     @classmethod
     def from_ref(cls, ref: ModelRef) -> OpenAICompatBackend:
@@ -182,24 +163,24 @@ class OpenAICompatBackend:
         )
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        await self._conn.aclose()
 
     async def _request(
         self, method: str, path: str, payload: dict[str, Any] | None, key: str | None
-    ) -> tuple[int, httpx.Headers, bytes]:
+    ) -> tuple[int, Mapping[str, str], bytes]:
         headers = self._headers
         if key:
             headers = {**headers, "Idempotency-Key": key}
         content = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
         try:
-            return await self._pool.send(method, self.base_url + path, headers, content)
-        except httpx.TimeoutException as exc:
-            raise ModelTimeout(
-                f"{self.base_url}{path}: no answer in time ({type(exc).__name__})"
-            ) from exc
-        except httpx.TransportError as exc:
+            return await self._conn.send(method, self.base_url + path, headers, content)
+        except TimeoutError as exc:  # aiohttp's timeouts derive from it
+            raise ModelTimeout(f"{self.base_url}{path}: no answer in time") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise BackendUnavailable(f"cannot reach {self.base_url}: {exc.os_error}") from exc
+        except aiohttp.ClientError as exc:
             raise BackendUnavailable(
-                f"cannot reach {self.base_url}{path}: {type(exc).__name__}: {exc}"
+                f"{self.base_url}{path}: connection failed: {type(exc).__name__}: {exc}"
             ) from exc
 
     async def _post(self, path: str, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
@@ -207,7 +188,7 @@ class OpenAICompatBackend:
         return self._decode(status, headers, body, path)
 
     def _decode(
-        self, status: int, headers: httpx.Headers, body: bytes, path: str
+        self, status: int, headers: Mapping[str, str], body: bytes, path: str
     ) -> dict[str, Any]:
         where = f"{self.base_url}{path}"
         if status >= 400:

@@ -352,6 +352,11 @@ def _template() -> Template:
     return env.from_string(_asset("report.html.j2"))
 
 
+def preload_html() -> None:
+    """Compile the page template ahead of time (e.g. while waiting on the network)."""
+    _template()
+
+
 def render_html(result: EvalResult) -> str:
     """The report page as text; nothing is written."""
     from markupsafe import Markup

@@ -50,7 +50,9 @@ class MetricResult(_Model):
     n_items: int = Field(description="distinct items behind the figure")
     n_planned: int = Field(description="work units planned (items × repeats)")
     n_scored: int
-    n_error: int = Field(description="model calls that failed; not in the denominator, never 'wrong'")
+    n_error: int = Field(
+        description="model calls that failed; not in the denominator, never 'wrong'"
+    )
     n_unscored: int
 
 

@@ -1,0 +1,185 @@
+"""Turn journaled outputs into an EvalResult: score, summarise, record every unit."""
+
+from __future__ import annotations
+
+import json
+import resource
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from llmcert.engine import ExecutionStats, JournalEntry, WorkUnit, encode_output
+from llmcert.models import GenerateRequest, ModelIdentity
+from llmcert.report import Environment, EvalResult, MetricResult, RunInfo, Timings, UnitRecord
+from llmcert.scoring import Score, Scorer, ScoreStatus
+from llmcert.stats import summarize
+from llmcert.suites import Suite
+
+
+def _request_record(unit: WorkUnit) -> dict[str, Any]:
+    req = unit.request
+    if isinstance(req, GenerateRequest):
+        if req.messages is not None:
+            messages = [{"role": m.role, "content": m.content} for m in req.messages]
+            return {"messages": messages, "seed": req.seed}
+        return {"prompt": req.prompt, "seed": req.seed}
+    return {"context": req.context, "continuations": list(req.continuations)}
+
+
+def _target(unit: WorkUnit) -> str | None:
+    item = unit.item
+    if item.answer_index is None:
+        return item.target
+    return f"{item.answer_index}: {item.choices[item.answer_index]}"
+
+
+def score_units(
+    units: Sequence[WorkUnit], entries: Mapping[str, JournalEntry], scorer: Scorer
+) -> dict[str, Score]:
+    """Errors become ERROR scores: kept apart from the denominators, never 'wrong'."""
+    scores: dict[str, Score] = {}
+    for u in units:
+        entry = entries[u.key]
+        if entry.output is None:
+            scores[u.key] = Score(ScoreStatus.ERROR, explanation=entry.error)
+        else:
+            scores[u.key] = scorer.score(u.item, entry.output)
+    return scores
+
+
+def compute_metrics(
+    suite: Suite, units: Sequence[WorkUnit], scores: Mapping[str, Score]
+) -> list[MetricResult]:
+    """The overall figure and one per value of each ``group_by`` field."""
+    groups: list[tuple[dict[str, str], list[WorkUnit]]] = [({}, list(units))]
+    for field_name in suite.spec.group_by:
+        buckets: dict[str, list[WorkUnit]] = defaultdict(list)
+        for u in units:
+            buckets[str(u.item.metadata.get(field_name, "(none)"))].append(u)
+        groups.extend(({field_name: value}, members) for value, members in sorted(buckets.items()))
+    out: list[MetricResult] = []
+    for name in suite.spec.metrics:
+        for group, members in groups:
+            values: dict[str, list[float]] = defaultdict(list)
+            n_error = n_unscored = 0
+            for u in members:
+                s = scores[u.key]
+                if s.status is ScoreStatus.ERROR:
+                    n_error += 1
+                elif s.status is ScoreStatus.UNSCORED or s.value is None:
+                    n_unscored += 1
+                else:
+                    values[u.item_hash].append(s.value)
+            out.append(
+                summarize(
+                    name,
+                    values,
+                    n_error=n_error,
+                    n_unscored=n_unscored,
+                    n_planned=len(members),
+                    group=group,
+                )
+            )
+    return out
+
+
+def unit_records(
+    units: Sequence[WorkUnit],
+    entries: Mapping[str, JournalEntry],
+    scores: Mapping[str, Score],
+    sent_now: set[str],
+) -> list[UnitRecord]:
+    # model_construct: every field is built here from typed values, so re-validating
+    # thousands of records would only cost time.
+    return [
+        UnitRecord.model_construct(
+            key=u.key,
+            item_id=u.item.id,
+            item_hash=u.item_hash,
+            repeat=u.repeat,
+            status="ok" if entries[u.key].output is not None else "error",
+            request=_request_record(u),
+            response=_response_record(entries[u.key]),
+            score=scores[u.key].to_dict(),
+            error=entries[u.key].error,
+            error_kind=entries[u.key].error_kind,
+            attempts=entries[u.key].attempts,
+            latency_s=entries[u.key].latency_s,
+            from_journal=u.key not in sent_now,
+            target=_target(u),
+            metadata=dict(u.item.metadata),
+        )
+        for u in units
+    ]
+
+
+def _response_record(entry: JournalEntry) -> dict[str, Any] | None:
+    if entry.output is None:
+        return None
+    data: dict[str, Any] = json.loads(encode_output(entry.output))
+    return data
+
+
+def build_result(
+    *,
+    run: RunInfo,
+    identity: ModelIdentity,
+    suite: Suite,
+    scorer: Scorer,
+    environment: Environment,
+    units: Sequence[WorkUnit],
+    entries: Mapping[str, JournalEntry],
+    sent_now: set[str],
+    stats: ExecutionStats,
+    wall_s: float,
+) -> EvalResult:
+    scores = score_units(units, entries, scorer)
+    errors: dict[str, int] = defaultdict(int)
+    for u in units:
+        if entries[u.key].output is None:
+            errors[entries[u.key].error_kind or "Error"] += 1
+    latencies = sorted(stats.latencies)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return EvalResult(
+        run=run,
+        model=identity.to_dict(),
+        suite=suite.describe() | {"scorer_config": scorer.config()},
+        environment=environment,
+        metrics=compute_metrics(suite, units, scores),
+        timings=Timings(
+            wall_s=wall_s,
+            first_request_to_last_response_s=stats.span_s,
+            units_total=len(units),
+            units_sent=len(sent_now),
+            units_from_journal=len(units) - len(sent_now),
+            latency_p50_s=latencies[len(latencies) // 2] if latencies else None,
+            latency_p95_s=latencies[int(len(latencies) * 0.95)] if latencies else None,
+            cpu_s=usage.ru_utime + usage.ru_stime,
+        ),
+        errors=dict(errors),
+        units=unit_records(units, entries, scores, sent_now),
+    )
+
+
+def run_info(
+    run_id: str,
+    started: datetime,
+    finished: datetime,
+    *,
+    seed: int,
+    repeats: int,
+    limit: int | None,
+    concurrency: int,
+    command: Sequence[str],
+) -> RunInfo:
+    return RunInfo(
+        run_id=run_id,
+        started_at=started.isoformat(),
+        finished_at=finished.isoformat(),
+        seed=seed,
+        repeats=repeats,
+        limit=limit,
+        concurrency=concurrency,
+        command=list(command),
+    )
