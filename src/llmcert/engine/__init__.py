@@ -1,17 +1,48 @@
-"""Engine: plan work units, execute them bounded and retried, journal them exactly once."""
+"""Engine: plan work units, execute them bounded and retried, journal them exactly once.
 
-from llmcert.engine._executor import ExecutionStats, execute
-from llmcert.engine._journal import Journal, JournalEntry, decode_output, encode_output
-from llmcert.engine._progress import NullProgress, ProgressSink, RichProgress
-from llmcert.engine._retry import Outcome, RetryPolicy, call_with_retries
-from llmcert.engine._workunit import (
-    RenderedPrompt,
-    WorkUnit,
-    plan_units,
-    render_prompts,
-    unit_key,
-    unit_seed,
-)
+Names load on first use (PEP 562): a run contacts the model while the rest of the
+engine is still being imported, so start-up overlaps the first network round trip.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmcert.engine._executor import ExecutionStats, execute
+    from llmcert.engine._journal import Journal, JournalEntry, decode_output, encode_output
+    from llmcert.engine._progress import NullProgress, ProgressSink, RichProgress
+    from llmcert.engine._retry import Outcome, RetryPolicy, call_with_retries
+    from llmcert.engine._workunit import (
+        RenderedPrompt,
+        WorkUnit,
+        plan_units,
+        render_prompts,
+        unit_key,
+        unit_seed,
+    )
+
+_WHERE = {
+    "ExecutionStats": "_executor",
+    "execute": "_executor",
+    "Journal": "_journal",
+    "JournalEntry": "_journal",
+    "decode_output": "_journal",
+    "encode_output": "_journal",
+    "NullProgress": "_progress",
+    "ProgressSink": "_progress",
+    "RichProgress": "_progress",
+    "Outcome": "_retry",
+    "RetryPolicy": "_retry",
+    "call_with_retries": "_retry",
+    "RenderedPrompt": "_workunit",
+    "WorkUnit": "_workunit",
+    "plan_units": "_workunit",
+    "render_prompts": "_workunit",
+    "unit_key": "_workunit",
+    "unit_seed": "_workunit",
+}
 
 __all__ = [
     "ExecutionStats",
@@ -33,3 +64,17 @@ __all__ = [
     "unit_key",
     "unit_seed",
 ]
+assert set(__all__) == set(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmcert.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"llmcert.engine.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

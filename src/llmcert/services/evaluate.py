@@ -1,11 +1,9 @@
 """The evaluation service: a suite on a model, from reference to written report.
 
-Orchestration only: parse, load, identify, plan, execute (engine), score and
-summarise (stats), write (report). Nothing here knows about the CLI or HTTP.
-
-Identifying an endpoint costs a network round trip, so everything that does not
-depend on the model's identity (loading the suite, rendering prompts, capturing
-the environment, compiling the report template) runs in a thread meanwhile.
+Orchestration only; nothing here knows about the CLI or HTTP. Identifying an
+endpoint costs a network round trip, so the first thing done is to start it:
+loading the rest of the pipeline, the suite, the rendered prompts, the
+environment and the report template all happen in a worker thread meanwhile.
 """
 
 from __future__ import annotations
@@ -14,96 +12,20 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from llmcert._hashing import digest_json, short
-from llmcert.engine import (
-    ExecutionStats,
-    Journal,
-    ProgressSink,
-    RenderedPrompt,
-    RetryPolicy,
-    call_with_retries,
-    execute,
-    plan_units,
-    render_prompts,
-)
+from llmcert.engine import RetryPolicy, call_with_retries
 from llmcert.errors import SpecError
 from llmcert.models import ModelBackend, ModelIdentity, ModelRef, open_backend
-from llmcert.report import Environment, EvalResult, preload_html, write_html, write_json
-from llmcert.scoring import Scorer, make_scorer
-from llmcert.services._environment import capture_environment
-from llmcert.services._results import build_result, run_info
-from llmcert.suites import Suite, load_suite
+from llmcert.services._request import EvalOutcome, EvalRequest
 
-JOURNAL_NAME = "journal.sqlite"
+if TYPE_CHECKING:
+    from llmcert.engine import ProgressSink
+    from llmcert.services._pipeline import Prepared
+
 #: Identification is the first contact with a model: fail fast on a dead endpoint.
 IDENTIFY_RETRY = RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=1.0)
-
-
-@runtime_checkable
-class VerifiesIdentity(Protocol):
-    """Backends over local artefacts can cheaply tell whether the file changed."""
-
-    def verify_unchanged(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class EvalRequest:
-    model: str = "embedded"
-    suite: str = "default"
-    data: Path | None = None
-    limit: int | None = None
-    concurrency: int = 8
-    repeats: int | None = None
-    seed: int = 0
-    output: Path = Path("llmcert-output")
-    command: Sequence[str] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class EvalOutcome:
-    result: EvalResult
-    result_path: Path
-    report_path: Path
-    stats: ExecutionStats
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    suite: Suite
-    scorer: Scorer
-    repeats: int
-    prompts: list[RenderedPrompt]
-    environment: Environment
-
-
-def _prepare(request: EvalRequest) -> _Prepared:
-    """All the work that does not need the model's identity."""
-    suite = load_suite(request.suite, data=request.data)
-    scorer = make_scorer(suite.spec.scorer.name, suite.spec.scorer.args)
-    items = suite.items[: request.limit] if request.limit else suite.items
-    prompts = render_prompts(suite, kind=scorer.request_kind, items=items)
-    environment = capture_environment()
-    preload_html()
-    return _Prepared(suite, scorer, request.repeats or suite.spec.repeats, prompts, environment)
-
-
-def _check_compatible(suite: Suite, scorer: Scorer, backend: ModelBackend) -> None:
-    if scorer.request_kind != "loglikelihood":
-        return
-    if suite.spec.prompt.kind != "completion":
-        raise SpecError(
-            f"scorer {scorer.name} ranks choices by log-likelihood and needs prompt.kind: completion",
-            path=suite.path,
-            field="prompt.kind",
-        )
-    if not backend.supports_loglikelihood:
-        raise SpecError(f"this model backend gives no log-likelihoods, which {scorer.name} needs")
 
 
 async def _identify(model: ModelBackend, seed: int) -> ModelIdentity:
@@ -114,39 +36,27 @@ async def _identify(model: ModelBackend, seed: int) -> ModelIdentity:
     return outcome.value
 
 
+def _prepare(request: EvalRequest, model: ModelBackend) -> Prepared:
+    from llmcert.services import _pipeline
+
+    prepared = _pipeline.prepare(request)
+    _pipeline.check_compatible(prepared, model)
+    return prepared
+
+
 async def _prepare_and_identify(
     request: EvalRequest, model: ModelBackend
-) -> tuple[_Prepared, ModelIdentity]:
+) -> tuple[Prepared, ModelIdentity]:
     """Both at once; a bad suite is reported at once, without waiting on the model."""
     identifying = asyncio.create_task(_identify(model, request.seed))
     try:
-        prepared = await asyncio.to_thread(_prepare, request)
-        _check_compatible(prepared.suite, prepared.scorer, model)
+        prepared = await asyncio.to_thread(_prepare, request, model)
     except BaseException:
         identifying.cancel()
         with contextlib.suppress(BaseException):
             await identifying
         raise
     return prepared, await identifying
-
-
-def _run_id(prepared: _Prepared, identity: ModelIdentity, request: EvalRequest) -> str:
-    material = {
-        "suite": prepared.suite.digest,
-        "model": identity.digest,
-        "seed": request.seed,
-        "repeats": prepared.repeats,
-        "items": len(prepared.prompts),
-    }
-    return short(digest_json(material), 16)
-
-
-def _slug(identity: ModelIdentity) -> str:
-    base = identity.reported_model or identity.ref
-    if identity.artefact_path:
-        base = Path(identity.artefact_path).stem
-    keep = "".join(c if c.isalnum() or c in "-_." else "-" for c in base.lower())
-    return keep.strip("-")[:40] or "model"
 
 
 async def evaluate(
@@ -165,74 +75,23 @@ async def evaluate(
     model = backend if backend is not None else open_backend(ref)
     try:
         prepared, identity = await _prepare_and_identify(request, model)
-        suite, scorer = prepared.suite, prepared.scorer
-        units = plan_units(
-            suite,
-            identity,
-            kind=scorer.request_kind,
-            seed=request.seed,
-            repeats=prepared.repeats,
-            prompts=prepared.prompts,
+        from llmcert.services import _pipeline  # loaded by the preparation thread
+
+        executed = await _pipeline.run_units(
+            request, prepared, identity, model, progress=progress, retry=retry
         )
-        run_id = _run_id(prepared, identity, request)
-        request.output.mkdir(parents=True, exist_ok=True)
-        with Journal(request.output / JOURNAL_NAME) as journal:
-            journal.begin_run(
-                run_id,
-                {"suite": suite.describe(), "model": identity.to_dict(), "seed": request.seed},
-            )
-            done = journal.lookup(u.key for u in units)
-            todo = [u for u in units if u.key not in done or done[u.key].status != "ok"]
-            if progress is not None:
-                progress.start(len(units), len(units) - len(todo))
-            try:
-                stats = await execute(
-                    todo,
-                    model,
-                    journal,
-                    run_id=run_id,
-                    concurrency=request.concurrency,
-                    retry=retry,
-                    progress=progress,
-                    seed=request.seed,
-                )
-            finally:
-                if progress is not None:
-                    progress.stop()
-            if isinstance(model, VerifiesIdentity):
-                model.verify_unchanged()
-            entries = journal.lookup(u.key for u in units)
     finally:
         if backend is None:
             await model.aclose()
-
-    result = build_result(
-        run=run_info(
-            run_id,
-            started_at,
-            datetime.now(UTC),
-            seed=request.seed,
-            repeats=prepared.repeats,
-            limit=request.limit,
-            concurrency=request.concurrency,
-            command=request.command,
-        ),
-        identity=identity,
-        suite=suite,
-        scorer=scorer,
-        environment=prepared.environment,
-        units=units,
-        entries=entries,
-        sent_now={u.key for u in todo},
-        stats=stats,
-        wall_s=time.perf_counter() - t0,
+    return _pipeline.finish(
+        request,
+        prepared,
+        identity,
+        executed,
+        started_at=started_at,
+        t0=t0,
+        command=request.command,
     )
-    run_dir = request.output / f"{suite.name}-{_slug(identity)}-{run_id[:8]}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    result_path, report_path = run_dir / "result.json", run_dir / "report.html"
-    write_json(result, result_path)
-    write_html(result, report_path)
-    return EvalOutcome(result, result_path, report_path, stats)
 
 
 def evaluate_sync(request: EvalRequest, **kwargs: Any) -> EvalOutcome:
