@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,8 +66,13 @@ async def evaluate(
     progress: ProgressSink | None = None,
     backend: ModelBackend | None = None,
     retry: RetryPolicy | None = None,
+    before_execute: Callable[[], None] | None = None,
 ) -> EvalOutcome:
-    """Evaluate one suite on one model; resumable by re-running the same request."""
+    """Evaluate one suite on one model; resumable by re-running the same request.
+
+    ``before_execute`` runs once everything is loaded and identified, just before
+    the first work unit is sent (the CLI uses it for process-wide tuning).
+    """
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
     if request.limit is not None and request.limit < 1:
@@ -77,6 +83,8 @@ async def evaluate(
         prepared, identity = await _prepare_and_identify(request, model)
         from llmcert.services import _pipeline  # loaded by the preparation thread
 
+        if before_execute is not None:
+            before_execute()
         executed = await _pipeline.run_units(
             request, prepared, identity, model, progress=progress, retry=retry
         )
