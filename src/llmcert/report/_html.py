@@ -114,6 +114,8 @@ def show(value: Any) -> str:
     """A value as a person reads it: strings as they are, the rest as compact JSON."""
     if isinstance(value, str):
         return value
+    if isinstance(value, float):
+        return f"{value:.6g}"  # timings and rates: enough digits, no float noise
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
