@@ -64,11 +64,17 @@ def eval_command(
         output=output,
         command=sys.argv[1:],
     )
-    sink = RichProgress(f"{suite} · {model}") if progress else None
+    sink = RichProgress(_label(suite, model)) if progress else None
     outcome = evaluate_sync(request, progress=sink, before_execute=_settle_heap)
     _print_result(outcome.result)
     typer.echo(f"result: {outcome.result_path}")
     typer.echo(f"report: {outcome.report_path}")
+
+
+def _label(suite: str, model: str) -> str:
+    """A short progress label: the suite's name and the model reference, clipped."""
+    name = Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite
+    return f"{name} · {model if len(model) <= 32 else model[:31] + '…'}"
 
 
 def _settle_heap() -> None:
