@@ -47,7 +47,7 @@ group_by: [language]
 
 @pytest.fixture
 def tiny_suite(tmp_path: Path) -> Path:
-    items = [
+    items: list[dict[str, object]] = [
         {
             "id": f"q{i}",
             "input": f"say {i}",

@@ -32,6 +32,33 @@ _USAGE = (
 )
 
 
+def _safe(text: str) -> str:
+    """The reference as it may be shown: no query string, no user information."""
+    base = text.split("?", 1)[0]
+    scheme, sep, rest = base.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]
+    return f"{scheme}{sep}{rest}" if sep else base
+
+
+def _refuse_secrets(text: str) -> None:
+    """Refuse keys in a reference before any message could repeat it."""
+    query = text.split("?", 1)[1] if "?" in text else ""
+    names = {k.lower() for k, _ in parse_qsl(query, keep_blank_values=True)}
+    secret = _SECRET_PARAMS & names
+    if secret:
+        raise ModelRefError(
+            f"{sorted(secret)[0]!r} in a model reference is refused: API keys are read "
+            "only from an environment variable (LLMCERT_API_KEY, or key_env=NAME)"
+        )
+    netloc = text.partition("://")[2].split("/", 1)[0]
+    if "@" in netloc:
+        raise ModelRefError(
+            "credentials in a model reference are refused: put the API key in an "
+            "environment variable (LLMCERT_API_KEY, or the one named by key_env=)"
+        )
+
+
 @dataclass(frozen=True)
 class ModelRef:
     scheme: str  # "embedded" | "llamacpp" | "openai" | "mock"
@@ -44,11 +71,12 @@ class ModelRef:
         text = text.strip()
         if not text:
             raise ModelRefError(f"empty model reference; {_USAGE}")
+        _refuse_secrets(text)
         if text == "embedded":
             return cls("embedded", "smollm2", text=text)
         scheme, sep, rest = text.partition(":")
         if not sep:
-            raise ModelRefError(f"unknown model reference {text!r}; {_USAGE}")
+            raise ModelRefError(f"unknown model reference {_safe(text)!r}; {_USAGE}")
         if scheme == "embedded":
             if rest not in EMBEDDED_MODELS:
                 raise ModelRefError(
@@ -65,37 +93,32 @@ class ModelRef:
             return cls("mock", rest or "echo", text=text)
         if scheme in ("openai", "openai+http", "openai+https"):
             return cls._parse_openai(scheme, text)
-        raise ModelRefError(f"unknown model scheme {scheme!r} in {text!r}; {_USAGE}")
+        raise ModelRefError(f"unknown model scheme {scheme!r} in {_safe(text)!r}; {_USAGE}")
 
     @classmethod
     def _parse_openai(cls, scheme: str, text: str) -> ModelRef:
         http_scheme = "https" if scheme == "openai+https" else "http"
         parts = urlsplit(text)
-        if parts.username or parts.password:
-            raise ModelRefError(
-                "credentials in a model reference are refused: put the API key in an "
-                "environment variable (LLMCERT_API_KEY, or the one named by key_env=)"
-            )
         if not parts.hostname:
-            raise ModelRefError(f"{text!r} has no host; {_USAGE}")
-        params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        secret = _SECRET_PARAMS.intersection(k.lower() for k in params)
-        if secret:
+            raise ModelRefError(f"{_safe(text)!r} has no host; {_USAGE}")
+        try:
+            port_number = parts.port
+        except ValueError:
             raise ModelRefError(
-                f"{sorted(secret)[0]!r} in a model reference is refused: API keys are read "
-                "only from an environment variable (LLMCERT_API_KEY, or key_env=NAME)"
-            )
+                f"{_safe(text)!r} has an invalid port (expected a number from 1 to 65535)"
+            ) from None
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
         unknown = set(params) - _OPENAI_PARAMS
         if unknown:
             raise ModelRefError(
-                f"unknown parameter(s) {', '.join(sorted(unknown))} in {text!r}; "
+                f"unknown parameter(s) {', '.join(sorted(unknown))} in {_safe(text)!r}; "
                 f"known: {', '.join(sorted(_OPENAI_PARAMS))}"
             )
         if not params.get("model"):
-            raise ModelRefError(f"{text!r} needs ?model=NAME (the served model's name)")
+            raise ModelRefError(f"{_safe(text)!r} needs ?model=NAME (the served model's name)")
         if params.get("api", "chat") not in ("chat", "completions"):
             raise ModelRefError(f"api must be 'chat' or 'completions', not {params['api']!r}")
-        port = f":{parts.port}" if parts.port else ""
+        port = f":{port_number}" if port_number else ""
         base_url = f"{http_scheme}://{parts.hostname}{port}{parts.path.rstrip('/')}"
         return cls("openai", base_url, params, text=text)
 

@@ -264,14 +264,17 @@ class OpenAICompatBackend:
     async def loglikelihood(self, request: LoglikelihoodRequest) -> Loglikelihoods:
         """Echo each context+continuation with logprobs and sum the continuation's tokens."""
         results = await asyncio.gather(
-            *(self._continuation_logprob(request, c) for c in request.continuations)
+            *(
+                self._continuation_logprob(request, i, c)
+                for i, c in enumerate(request.continuations)
+            )
         )
         return Loglikelihoods(
             tuple(r[0] for r in results), tuple(r[1] for r in results), tuple(r[2] for r in results)
         )
 
     async def _continuation_logprob(
-        self, request: LoglikelihoodRequest, continuation: str
+        self, request: LoglikelihoodRequest, index: int, continuation: str
     ) -> tuple[float, int, bool]:
         payload = {
             "model": self.model,
@@ -281,7 +284,8 @@ class OpenAICompatBackend:
             "logprobs": 1,
             "temperature": 0.0,
         }
-        key = f"{request.idempotency_key}:{continuation}" if request.idempotency_key else None
+        # Header-safe: one key per (unit, choice index); the choice text never goes in a header.
+        key = f"{request.idempotency_key}-{index}" if request.idempotency_key else None
         data = await self._post("/completions", payload, key)
         try:
             lp = data["choices"][0]["logprobs"]
