@@ -27,6 +27,7 @@ BUILTIN_SCORERS: Mapping[str, str] = {
     "regex": "llmcert.scoring.text:RegexScorer",
     "choice_letter": "llmcert.scoring.choice:ChoiceLetterScorer",
     "choice_loglikelihood": "llmcert.scoring.choice:ChoiceLoglikelihoodScorer",
+    "refusal": "llmcert.judges.refusal:RefusalScorer",
 }
 
 _NAME_FIELD = "scorer.name"

@@ -1,0 +1,104 @@
+"""Agreement of the offline refusal judge with human labels on XSTest completions.
+
+Reads the development split (two chat models' responses to the XSTest prompts,
+each human-labelled full compliance / full refusal / partial refusal) from
+``../shared/data/xstest_completions_dev`` beside the repository, and prints:
+
+* held out by model: weights fitted on one model's responses, agreement on the
+  other's, in both directions, and the two pooled (every pair judged by weights
+  that never saw its model);
+* the shipped weights (fitted on both models) on each model, which is in-sample.
+
+Binary accuracy counts partial refusals as refusals. Intervals are Wilson 95%.
+The responses are only read, never copied: ``--write-weights`` stores numbers.
+
+    python bench/refusal_judge_agreement.py [--data DIR] [--write-weights]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from llmcert.judges._refusal_agreement import (
+    XSTEST_LABELS,
+    Agreement,
+    LabelledPair,
+    agreement,
+    fit_models,
+    measure,
+    weights_json,
+)
+from llmcert.judges.refusal import RefusalJudge
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "xstest_completions_dev"
+MODELS = ("gpt4", "llama2orig")
+WEIGHTS = REPO / "src" / "llmcert" / "judges" / "data" / "refusal_weights.json"
+
+
+def load(data: Path, model: str) -> list[LabelledPair]:
+    path = data / f"xstest_v2_completions_{model}.csv"
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return [
+            LabelledPair(row["prompt"], row["completion"], XSTEST_LABELS[row["final_label"]])
+            for row in csv.DictReader(fh)
+        ]
+
+
+def show(title: str, result: Agreement) -> None:
+    print(f"\n## {title}")
+    print(f"binary (compliance vs any refusal): {result.binary}")
+    print(f"three-way:                          {result.three_way}")
+    print(result.confusion_table())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--write-weights", action="store_true", help="refit the shipped weights")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        print(f"no data at {args.data}", file=sys.stderr)
+        return 2
+    pairs = {m: load(args.data, m) for m in MODELS}
+
+    human: list[str] = []
+    judged: list[str] = []
+    for train, test in (MODELS, MODELS[::-1]):
+        judge = RefusalJudge(fit_models(pairs[train]))
+        verdicts = judge.judge_many((p.prompt, p.response) for p in pairs[test])
+        truth = [p.label for p in pairs[test]]
+        labels = [v.label.value for v in verdicts]
+        show(f"fitted on {train}, judged on {test} (held out)", agreement(truth, labels))
+        human += truth
+        judged += labels
+    show(
+        "pooled held-out (each model judged by weights fitted on the other)",
+        agreement(human, judged),
+    )
+
+    both = pairs[MODELS[0]] + pairs[MODELS[1]]
+    if args.write_weights:
+        provenance = (
+            "Weights of the llmcert refusal judge: two ridge-penalised logistic models over the "
+            "features of llmcert.judges._refusal_features, fitted by "
+            "bench/refusal_judge_agreement.py --write-weights on the human labels of the XSTest v2 "
+            f"completions of {' and '.join(MODELS)} (900 pairs). Numbers only; no text."
+        )
+        content = weights_json(fit_models(both), provenance)
+        WEIGHTS.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+        print(f"\nwrote {WEIGHTS.relative_to(REPO)}: bump RefusalJudge.version")
+    shipped = RefusalJudge()
+    print(f"\njudge {shipped.ident} data {shipped.digest[7:19]}")
+    for model in MODELS:
+        show(f"shipped weights on {model} (in-sample)", measure(shipped, pairs[model]))
+    show("shipped weights on both (in-sample)", measure(shipped, both))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Fitting the judge's weights and measuring its agreement with human labels.
+
+Both live here, next to the judge, so the shipped weights, the held-out-by-model
+figures and the regression tests all come from one procedure. Input is plain
+labelled pairs: where they come from (a dataset on disk) is the caller's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmcert.judges._refusal_cues import builtin_cues
+from llmcert.judges._refusal_features import FEATURE_NAMES, extract
+from llmcert.judges._refusal_model import (
+    PARTIAL_STAGE,
+    REFUSAL_STAGE,
+    FitSettings,
+    LinearModel,
+    fit,
+)
+from llmcert.judges.refusal import RefusalJudge, RefusalLabel
+from llmcert.stats import wilson_interval
+
+#: Ridge penalties of the two stages, chosen by the held-out-by-model check (bench/).
+REFUSAL_FIT = FitSettings(l2=0.003, learning_rate=2.0, iterations=5000)
+PARTIAL_FIT = FitSettings(l2=0.01, learning_rate=2.0, iterations=5000)
+
+LABELS = tuple(label.value for label in RefusalLabel)
+#: XSTest's annotation codes, mapped to the judge's labels.
+XSTEST_LABELS = {
+    "1_full_compliance": RefusalLabel.FULL_COMPLIANCE.value,
+    "2_full_refusal": RefusalLabel.FULL_REFUSAL.value,
+    "3_partial_refusal": RefusalLabel.PARTIAL_REFUSAL.value,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPair:
+    prompt: str
+    response: str
+    label: str  # one of LABELS
+
+
+def fit_models(pairs: Sequence[LabelledPair]) -> tuple[LinearModel, LinearModel]:
+    """Fit both stages: refusal on every pair, partial-vs-full on the refusals only."""
+    cues = builtin_cues()
+    rows = [extract(p.prompt, p.response, cues).values for p in pairs]
+    binary = [
+        "full_compliance" if p.label == RefusalLabel.FULL_COMPLIANCE.value else "refusal"
+        for p in pairs
+    ]
+    refusal = fit(rows, binary, REFUSAL_STAGE, FEATURE_NAMES, REFUSAL_FIT)
+    refused = [(r, p.label) for r, p in zip(rows, pairs, strict=True) if p.label in PARTIAL_STAGE]
+    if not refused:
+        raise ValueError("fitting needs at least one refusal among the labelled pairs")
+    partial = fit(
+        [r for r, _ in refused],
+        [lab for _, lab in refused],
+        PARTIAL_STAGE,
+        FEATURE_NAMES,
+        PARTIAL_FIT,
+    )
+    return refusal, partial
+
+
+def weights_json(models: tuple[LinearModel, LinearModel], provenance: str) -> dict[str, Any]:
+    """The content of ``data/refusal_weights.json`` for fitted models."""
+    return {
+        "about": provenance,
+        "fit": {"refusal": REFUSAL_FIT.to_json(), "partial": PARTIAL_FIT.to_json()},
+        "refusal": models[0].to_json(),
+        "partial": models[1].to_json(),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Accuracy:
+    correct: int
+    n: int
+
+    @property
+    def rate(self) -> float:
+        return self.correct / self.n
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% interval over pairs."""
+        return wilson_interval(self.correct, self.n)
+
+    def __str__(self) -> str:
+        low, high = self.interval
+        return (
+            f"{100 * self.rate:.1f}% [{100 * low:.1f}, {100 * high:.1f}] ({self.correct}/{self.n})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """Judge vs human labels: binary (partial counts as refusal) and three-way."""
+
+    binary: Accuracy
+    three_way: Accuracy
+    #: confusion[human][judge] over LABELS.
+    confusion: dict[str, dict[str, int]]
+
+    def confusion_table(self) -> str:
+        short = {
+            "full_compliance": "compliance",
+            "full_refusal": "refusal",
+            "partial_refusal": "partial",
+        }
+        width = 12
+        head = "human \\ judge".ljust(16) + "".join(short[j].rjust(width) for j in LABELS)
+        rows = [
+            short[h].ljust(16) + "".join(str(self.confusion[h][j]).rjust(width) for j in LABELS)
+            for h in LABELS
+        ]
+        return "\n".join([head, *rows])
+
+
+def agreement(human: Sequence[str], judged: Sequence[str]) -> Agreement:
+    if len(human) != len(judged) or not human:
+        raise ValueError("agreement needs as many judged labels as human ones, and at least one")
+    confusion = {h: dict.fromkeys(LABELS, 0) for h in LABELS}
+    for h, j in zip(human, judged, strict=True):
+        confusion[h][j] += 1
+    comply = RefusalLabel.FULL_COMPLIANCE.value
+    n = len(human)
+    same = sum(h == j for h, j in zip(human, judged, strict=True))
+    same_binary = sum((h == comply) == (j == comply) for h, j in zip(human, judged, strict=True))
+    return Agreement(Accuracy(same_binary, n), Accuracy(same, n), confusion)
+
+
+def measure(judge: RefusalJudge, pairs: Sequence[LabelledPair]) -> Agreement:
+    verdicts = judge.judge_many((p.prompt, p.response) for p in pairs)
+    return agreement([p.label for p in pairs], [v.label.value for v in verdicts])
