@@ -1,0 +1,1 @@
+"""Model supply-chain security: artefact identity, scanning, AI-BOM and signing."""

@@ -1,0 +1,186 @@
+"""Validate a safetensors file from its own header, without trusting any loader.
+
+Layout: 8-byte little-endian header length N, N bytes of JSON, then the data
+region. Every tensor's ``data_offsets`` must match its dtype and shape, the
+tensors must tile the data region exactly (no gap, no overlap, no trailing
+bytes), and the file must not also be readable as another format.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zipfile
+from typing import IO, Any, Final
+
+from llmcert.supplychain._scan_findings import FindingSink
+
+ENGINE = "safetensors-header"
+#: The reference implementation refuses headers above 100 MB; so do we.
+MAX_HEADER: Final = 100_000_000
+MAX_RANK: Final = 16
+MAX_DIM: Final = 1 << 40
+
+#: Bits per element of each safetensors dtype.
+DTYPE_BITS: Final = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8,
+    "I16": 16, "U16": 16, "F16": 16, "BF16": 16,
+    "I32": 32, "U32": 32, "F32": 32, "C64": 64,
+    "I64": 64, "U64": 64, "F64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
+}  # fmt: skip
+
+
+def scan_safetensors(fh: IO[bytes], size: int, sink: FindingSink) -> tuple[dict[str, str], bool]:
+    """Check structure; return the ``__metadata__`` strings and whether it is also a zip."""
+    fh.seek(0)
+    (length,) = struct.unpack("<Q", fh.read(8))
+    if length > MAX_HEADER or length > size - 8:
+        sink.add("LLMC-ST-001", f"header length {length} exceeds the file or limit", engine=ENGINE)
+        return {}, False
+    raw = fh.read(length)
+    try:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except _Duplicate as dup:
+        sink.add("LLMC-ST-001", f"duplicate header key {dup.key!r}", engine=ENGINE, offset=8)
+        return {}, False
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        sink.add("LLMC-ST-001", f"header is not JSON: {exc}", engine=ENGINE, offset=8)
+        return {}, False
+    if not isinstance(header, dict):
+        sink.add("LLMC-ST-001", "header is not a JSON object", engine=ENGINE, offset=8)
+        return {}, False
+
+    metadata = _metadata(header.pop("__metadata__", {}), sink)
+    data_len = size - 8 - length
+    spans: list[tuple[int, int, str]] = []
+    for name, entry in header.items():
+        span = _check_tensor(name, entry, data_len, sink)
+        if span is not None:
+            spans.append(span)
+    _check_tiling(spans, data_len, sink, data_start=8 + length)
+    return metadata, _check_polyglot(fh, sink)
+
+
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(key)
+        out[key] = value
+    return out
+
+
+def _metadata(value: Any, sink: FindingSink) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        sink.add("LLMC-ST-001", "__metadata__ must map strings to strings", engine=ENGINE)
+        return {}
+    return dict(value)
+
+
+def _check_tensor(
+    name: str, entry: Any, data_len: int, sink: FindingSink
+) -> tuple[int, int, str] | None:
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+        sink.add(
+            "LLMC-ST-001",
+            f"tensor {name!r}: entry must have dtype, shape, data_offsets",
+            engine=ENGINE,
+        )
+        return None
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if dtype not in DTYPE_BITS:
+        sink.add(
+            "LLMC-ST-001", f"tensor {name!r}: unknown dtype {str(dtype)[:20]!r}", engine=ENGINE
+        )
+        return None
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_RANK
+        or not all(type(d) is int and 0 <= d < MAX_DIM for d in shape)
+    ):
+        sink.add(
+            "LLMC-ST-001", f"tensor {name!r}: shape {str(shape)[:60]} is not sane", engine=ENGINE
+        )
+        return None
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(type(o) is int and o >= 0 for o in offsets)
+        or offsets[0] > offsets[1]
+    ):
+        sink.add(
+            "LLMC-ST-002", f"tensor {name!r}: bad data_offsets {str(offsets)[:60]}", engine=ENGINE
+        )
+        return None
+    begin, end = offsets
+    bits = math.prod(shape) * DTYPE_BITS[dtype]
+    if bits % 8 or end - begin != bits // 8:
+        sink.add(
+            "LLMC-ST-002",
+            f"tensor {name!r}: {dtype}{shape} needs {bits / 8:g} bytes, offsets give {end - begin}",
+            engine=ENGINE,
+        )
+    if end > data_len:
+        sink.add(
+            "LLMC-ST-002",
+            f"tensor {name!r}: ends at {end}, data has {data_len} bytes",
+            engine=ENGINE,
+        )
+        return None
+    return begin, end, name
+
+
+def _check_tiling(
+    spans: list[tuple[int, int, str]], data_len: int, sink: FindingSink, *, data_start: int
+) -> None:
+    cursor, previous = 0, ""
+    for begin, end, name in sorted(spans):
+        if begin < cursor:
+            sink.add(
+                "LLMC-ST-002",
+                f"tensor {name!r} [{begin}, {end}) overlaps {previous!r} (ends at {cursor})",
+                engine=ENGINE,
+                offset=data_start + begin,
+            )
+        elif begin > cursor:
+            sink.add(
+                "LLMC-ST-002",
+                f"{begin - cursor} bytes before tensor {name!r} belong to no tensor",
+                engine=ENGINE,
+                offset=data_start + cursor,
+            )
+        if end > cursor:
+            cursor, previous = end, name
+    if cursor < data_len:
+        sink.add(
+            "LLMC-ST-002",
+            f"{data_len - cursor} trailing bytes after the last tensor",
+            engine=ENGINE,
+            offset=data_start + cursor,
+        )
+
+
+def _check_polyglot(fh: IO[bytes], sink: FindingSink) -> bool:
+    """A zip directory anywhere (found from the end) lets zip readers see other content."""
+    fh.seek(0)
+    try:
+        if not zipfile.is_zipfile(fh):
+            return False
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
+            names = ", ".join(zf.namelist()[:5])
+    except (zipfile.BadZipFile, OSError, ValueError):
+        names = "unreadable directory"
+    finally:
+        fh.seek(0)
+    sink.add("LLMC-ST-003", f"file is also a zip archive ({names})", engine=ENGINE)
+    return True

@@ -1,0 +1,183 @@
+"""Scan model artefacts for supply-chain risks without loading or unpickling them.
+
+``scan_path`` walks a model file or directory, decides each file's format from
+its bytes, runs the matching structural checks (pickle allowlist with two
+engines, safetensors, GGUF, NumPy, zip containers, chat templates, remote code,
+provenance) and returns a :class:`ScanReport`. A finding is *blocking* when its
+severity reaches the ``fail_on`` threshold. Scanning is sync and CPU-bound;
+callers that serve requests should run it in a worker.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections import Counter
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import IO, Final
+
+from llmcert._hashing import digest_file
+from llmcert.supplychain import _scan_formats as fmt
+from llmcert.supplychain._scan_findings import Finding, FindingSink, Severity, SupplyChainError
+from llmcert.supplychain._scan_gguf import scan_gguf
+from llmcert.supplychain._scan_hf import flag_python, scan_json, scan_model_card, scan_template_file
+from llmcert.supplychain._scan_numpy import scan_npy
+from llmcert.supplychain._scan_pickle_judge import PickleVerdict, judge_pickle
+from llmcert.supplychain._scan_provenance import check_agreement, provenance
+from llmcert.supplychain._scan_report import ScannedFile, ScanReport, ScanSummary
+from llmcert.supplychain._scan_safetensors import scan_safetensors
+from llmcert.supplychain._scan_template import TemplateInfo, analyse_template
+from llmcert.supplychain._scan_zip import scan_zip
+
+__all__ = [
+    "Finding",
+    "ScanReport",
+    "ScanSummary",
+    "ScannedFile",
+    "Severity",
+    "SupplyChainError",
+    "scan_path",
+]
+
+MAX_FILES: Final = 100_000
+#: Directories never worth scanning as model content.
+SKIP_DIRS: Final = frozenset({".git", ".hg", ".svn", "__pycache__"})
+#: Pickles in legacy ``torch.save`` files: magic, protocol, sys info, data, storage keys.
+LEGACY_TORCH_STREAMS: Final = 5
+
+
+def scan_path(path: Path | str, *, fail_on: Severity | str = Severity.HIGH) -> ScanReport:
+    """Scan a model file or a directory of model files.
+
+    Raises :class:`SupplyChainError` if ``path`` does not exist or is neither a
+    file nor a directory; problems inside files are findings, never exceptions.
+    """
+    target = Path(path)
+    threshold = Severity(fail_on)
+    if not target.exists():
+        raise SupplyChainError(f"{target}: no such file or directory")
+    if target.is_file():
+        root, files = target.parent, [target]
+    elif target.is_dir():
+        root, files = target, list(_walk(target))
+    else:
+        raise SupplyChainError(f"{target}: not a regular file or directory")
+
+    root_sink = FindingSink(target.name if target.is_file() else ".")
+    if len(files) > MAX_FILES:
+        root_sink.add(
+            "LLMC-FMT-002", f"{len(files)} files; only the first {MAX_FILES} scanned", engine="walk"
+        )
+        files = files[:MAX_FILES]
+    scanned: list[ScannedFile] = []
+    findings: list[Finding] = []
+    for file in files:
+        entry, sink = _scan_file(file, file.relative_to(root).as_posix())
+        scanned.append(entry)
+        findings.extend(sink.findings)
+    if scanned:
+        check_agreement({f.path: f.provenance for f in scanned}, root_sink)
+    findings.extend(root_sink.findings)
+
+    findings = [
+        f.model_copy(update={"blocking": f.severity.rank >= threshold.rank}) for f in findings
+    ]
+    return ScanReport(
+        root=str(root),
+        fail_on=threshold,
+        files=scanned,
+        findings=findings,
+        summary=ScanSummary(
+            files=len(scanned),
+            findings=len(findings),
+            blocking=sum(f.blocking for f in findings),
+            by_severity=dict(Counter(f.severity.value for f in findings)),
+            by_format=dict(Counter(f.format for f in scanned)),
+        ),
+        tools=tool_versions(),
+    )
+
+
+def tool_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("llmcert", "fickling", "gguf", "jinja2", "numpy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for current, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(names):
+            path = Path(current) / name
+            if path.is_file():  # follows file links (Hugging Face caches use them)
+                yield path
+
+
+def _scan_file(path: Path, rel: str) -> tuple[ScannedFile, FindingSink]:
+    sink = FindingSink(rel)
+    entry = ScannedFile(path=rel, format=fmt.UNKNOWN, size=0, sha256="")
+    try:
+        size = path.stat().st_size
+        entry = ScannedFile(path=rel, format=fmt.UNKNOWN, size=size, sha256=digest_file(path))
+        with path.open("rb") as fh:
+            entry.format = fmt.sniff(fh, size)
+            _dispatch(path, fh, entry, sink)
+    except OSError as exc:
+        sink.add("LLMC-FMT-002", f"cannot read: {exc.strerror or exc}", engine="walk")
+        return entry, sink
+    except Exception as exc:  # fail closed: a file we could not judge is not a clean file
+        sink.add(
+            "LLMC-FMT-002",
+            f"scanner error {type(exc).__name__}: {exc}",
+            engine="walk",
+            severity=Severity.HIGH,
+        )
+    if (entry.format == fmt.PYTHON or rel.endswith(".py")) and entry.size:
+        with path.open("rb") as fh:
+            flag_python(sink, fh.read(4096))
+    return entry, sink
+
+
+def _dispatch(path: Path, fh: IO[bytes], entry: ScannedFile, sink: FindingSink) -> None:
+    kind, size = entry.format, entry.size
+    verdicts: list[PickleVerdict] = []
+    if kind == fmt.ZIP:
+        entry.format, verdicts = scan_zip(fh, sink)
+    elif kind in (fmt.PICKLE, fmt.LEGACY_TORCH):
+        streams = LEGACY_TORCH_STREAMS if kind == fmt.LEGACY_TORCH else None
+        verdicts.append(judge_pickle(fh, sink, start=0, end=size, expected_streams=streams))
+    elif kind == fmt.NPY:
+        verdict = scan_npy(fh, size, sink)
+        verdicts.extend([verdict] if verdict else [])
+    elif kind == fmt.SAFETENSORS:
+        metadata, also_zip = scan_safetensors(fh, size, sink)
+        entry.provenance = provenance(metadata)
+        if also_zip:
+            verdicts.extend(scan_zip(fh, sink)[1])
+    elif kind == fmt.GGUF:
+        gguf = scan_gguf(path, fh, size, sink)
+        entry.provenance = provenance(gguf.metadata)
+        for key, source in gguf.templates.items():
+            _record_template(entry, key, analyse_template(source, sink, where=key))
+    elif kind == fmt.JSON_DOC:
+        declared, templates = scan_json(fh, sink)
+        entry.provenance = provenance(declared)
+        for key, template in templates.items():
+            _record_template(entry, key, template)
+    elif kind == fmt.MODEL_CARD:
+        entry.provenance = provenance(scan_model_card(fh))
+    elif kind == fmt.JINJA:
+        _record_template(entry, "template", scan_template_file(fh, sink))
+    elif kind == fmt.UNKNOWN:
+        sink.add("LLMC-FMT-001", f"{size} bytes of unrecognised binary data", engine="format")
+    entry.pickles = verdicts
+
+
+def _record_template(entry: ScannedFile, key: str, info: TemplateInfo) -> None:
+    entry.chat_templates[key] = info.sha256 + (f" ({info.known_as})" if info.known_as else "")
