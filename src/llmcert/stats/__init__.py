@@ -1,20 +1,54 @@
-"""Statistics for honest figures: intervals over items and per-metric summaries.
+"""Statistics for honest figures: intervals, per-metric summaries, decision rules
+(point estimate, confidence bound, anytime-valid sequential) and sample-size planning.
 
 Pure and synchronous. numpy and scipy are imported inside the functions that use
 them, so importing this package stays cheap for the command line.
 """
 
+from llmcert.stats._decision import (
+    ConfidenceBound,
+    Counts,
+    Decision,
+    DecisionRule,
+    Direction,
+    ErrorPolicy,
+    PointEstimate,
+    Verdict,
+)
 from llmcert.stats._intervals import (
     clopper_pearson_interval,
     cluster_bootstrap_interval,
     wilson_interval,
 )
+from llmcert.stats._planning import (
+    SequentialOutlook,
+    items_needed,
+    sequential_items_needed,
+    sequential_outlook,
+    verdict_probabilities,
+)
+from llmcert.stats._sequential import Sequential, SequentialTest
 from llmcert.stats._summary import Method, summarize
 
 __all__ = [
+    "ConfidenceBound",
+    "Counts",
+    "Decision",
+    "DecisionRule",
+    "Direction",
+    "ErrorPolicy",
     "Method",
+    "PointEstimate",
+    "Sequential",
+    "SequentialOutlook",
+    "SequentialTest",
+    "Verdict",
     "clopper_pearson_interval",
     "cluster_bootstrap_interval",
+    "items_needed",
+    "sequential_items_needed",
+    "sequential_outlook",
     "summarize",
+    "verdict_probabilities",
     "wilson_interval",
 ]

@@ -42,9 +42,9 @@ def fickling_version() -> str | None:
 def run_fickling(data: bytes, allow: dict[str, frozenset[str]]) -> FicklingOutcome:
     """Analyse every pickle stream in ``data`` with ``MLAllowlist`` extended by ``allow``."""
     try:
-        from fickling.analysis import Analyzer, Severity  # type: ignore[import-untyped]
-        from fickling.fickle import StackedPickle  # type: ignore[import-untyped]
-        from fickling.ml import ML_ALLOWLIST, MLAllowlist  # type: ignore[import-untyped]
+        from fickling.analysis import Analyzer, Severity
+        from fickling.fickle import StackedPickle
+        from fickling.ml import ML_ALLOWLIST, MLAllowlist
     except ImportError as exc:
         return FicklingOutcome("unavailable", detail=f"fickling is not installed ({exc})")
 
