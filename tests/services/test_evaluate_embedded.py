@@ -24,7 +24,8 @@ async def test_default_suite_on_smollm2_small_n(tmp_path: Path) -> None:
     overall = result.metrics[0]
     assert overall.group == {}
     assert overall.n_scored + overall.n_error + overall.n_unscored == overall.n_planned == 4
-    assert overall.ci_low is not None and overall.ci_high is not None
+    assert overall.ci_low is not None
+    assert overall.ci_high is not None
     assert overall.ci_low <= (overall.estimate or 0.0) <= overall.ci_high
     expected = "sha256:" + hashlib.sha256(embedded_model_path("smollm2").read_bytes()).hexdigest()
     assert result.model["artefact_digest"] == expected
@@ -53,4 +54,5 @@ async def test_loglikelihood_suite_on_gemma_small_n(tmp_path: Path) -> None:
         logprobs = u.response["logprobs"]
         assert len(logprobs) == len(u.request["continuations"])
         assert all(lp < 0 for lp in logprobs)
-        assert u.score is not None and u.score["status"] == "scored"
+        assert u.score is not None
+        assert u.score["status"] == "scored"

@@ -10,6 +10,9 @@ import typer
 
 from llmcert._version import __version__
 from llmcert.cli._eval import eval_command
+from llmcert.cli._judge import judge_refusal_command
+from llmcert.cli._plan import plan_command
+from llmcert.cli._scan import scan_command
 
 app = typer.Typer(
     name="llmcert",
@@ -63,6 +66,14 @@ def handle_errors(fn: F) -> F:
 
 
 app.command("eval")(handle_errors(eval_command))
+app.command("scan")(handle_errors(scan_command))
+app.command("plan")(handle_errors(plan_command))
+
+judge_app = typer.Typer(
+    name="judge", help="Label model responses with an offline judge.", no_args_is_help=True
+)
+judge_app.command("refusal")(handle_errors(judge_refusal_command))
+app.add_typer(judge_app, name="judge")
 
 
 def main() -> None:
