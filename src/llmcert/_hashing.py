@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,21 @@ def digest_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def digest_file(path: Path, *, chunk_size: int = _CHUNK) -> str:
-    """Stream a file through sha256 without ever holding it whole in memory."""
+def digest_file(path: Path | str, *, buffer_size: int = _CHUNK) -> str:
+    """Stream a file through sha256 without ever holding it whole in memory.
+
+    One reusable buffer, unbuffered reads and a sequential-access hint: as fast as
+    ``sha256sum`` or faster (bench/digest_throughput.py). hashlib releases the GIL
+    on large updates, so files can be hashed in parallel threads.
+    """
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk_size):
-            h.update(block)
+    buf = bytearray(buffer_size)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        while n := fh.readinto(buf):
+            h.update(view[:n])
     return "sha256:" + h.hexdigest()
 
 

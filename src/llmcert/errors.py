@@ -15,7 +15,11 @@
     │   └── RequestRejected       HTTP 4xx other than 401/403/429       (fatal)
     ├── IdentityChanged           the model's identity changed during a run
     ├── JournalError              the run journal cannot be opened or belongs elsewhere
-    └── ScoringError              a scorer could not score a response
+    ├── ScoringError              a scorer could not score a response
+    └── SupplyChainError          an artefact cannot be scanned, identified, described or signed
+        ├── ArtefactError         missing, a symlink, a special file, an odd name (supplychain.identity)
+        ├── BomInvalid            a BOM fails the CycloneDX schema (supplychain.bom)
+        └── SigningError          a key or signature tool cannot be used (supplychain.signing)
 
 Errors carry context as data (path, line, field, unit key); the CLI renders them.
 """
@@ -117,6 +121,10 @@ class ScoringError(LlmcertError):
     """A scorer could not produce a score (not the same as a wrong answer)."""
 
 
+class SupplyChainError(LlmcertError):
+    """An artefact cannot be scanned, identified, described or signed (not a finding)."""
+
+
 __all__ = [
     "AuthenticationError",
     "BackendUnavailable",
@@ -132,4 +140,5 @@ __all__ = [
     "ScoringError",
     "ServerError",
     "SpecError",
+    "SupplyChainError",
 ]

@@ -9,10 +9,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from llmcert._version import __version__
+from llmcert.cli._bom import bom_command
 from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_refusal_command
 from llmcert.cli._plan import plan_command
 from llmcert.cli._scan import scan_command
+from llmcert.cli._sign import sign_command, verify_command
 
 app = typer.Typer(
     name="llmcert",
@@ -67,6 +69,9 @@ def handle_errors(fn: F) -> F:
 
 app.command("eval")(handle_errors(eval_command))
 app.command("scan")(handle_errors(scan_command))
+app.command("bom")(handle_errors(bom_command))
+app.command("sign")(handle_errors(sign_command))
+app.command("verify")(handle_errors(verify_command))
 app.command("plan")(handle_errors(plan_command))
 
 judge_app = typer.Typer(

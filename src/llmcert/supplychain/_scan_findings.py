@@ -16,13 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from llmcert.errors import LlmcertError
-
 _EVIDENCE_MAX = 240
-
-
-class SupplyChainError(LlmcertError):
-    """A scan cannot start: the path is missing, unreadable or not a file or directory."""
 
 
 class Severity(StrEnum):

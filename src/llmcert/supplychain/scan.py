@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import IO, Final
 
 from llmcert._hashing import digest_file
+from llmcert.errors import SupplyChainError
 from llmcert.supplychain import _scan_formats as fmt
-from llmcert.supplychain._scan_findings import Finding, FindingSink, Severity, SupplyChainError
+from llmcert.supplychain._scan_findings import Finding, FindingSink, Severity
 from llmcert.supplychain._scan_gguf import scan_gguf
 from llmcert.supplychain._scan_hf import flag_python, scan_json, scan_model_card, scan_template_file
 from llmcert.supplychain._scan_numpy import scan_npy
