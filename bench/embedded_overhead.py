@@ -5,6 +5,10 @@ Requirement checked: generations of the embedded model through llmcert are withi
 the same file with the same ``Llama`` settings; the rounds alternate which side
 goes first, and the median round time is compared.
 
+Two direct references are timed: llama-cpp-python as it comes, which reuses the
+previous prompt's cache (fast, but its results depend on request order), and
+direct calls on a cleared cache (order-independent, as llmcert guarantees).
+
 Also measured: the in-process log-likelihood of a TruthfulQA-style multiple-choice
 request (about 185 context tokens, 4 continuations) on both embedded models, and
 optionally the ``create_completion(echo=True, logprobs=1)`` path it replaces.
@@ -61,10 +65,14 @@ def prompts(n: int) -> list[str]:
     return [f"Write one sentence about {TOPICS[i % len(TOPICS)]}." for i in range(n)]
 
 
-def direct_round(llm: Any, texts: list[str], max_tokens: int) -> tuple[float, list[str]]:
+def direct_round(
+    llm: Any, texts: list[str], max_tokens: int, *, reset: bool = False
+) -> tuple[float, list[str]]:
     out = []
     start = time.perf_counter()
     for text in texts:
+        if reset:
+            llm.reset()  # no reuse of the previous prompt: order-independent
         r = llm.create_chat_completion(
             messages=[{"role": "user", "content": text}], temperature=0.0, max_tokens=max_tokens
         )
@@ -108,22 +116,29 @@ async def generation_bench(args: argparse.Namespace) -> dict[str, Any]:
     # Warm both (page in the weights, first-call allocations).
     direct_round(direct, texts[:2], args.max_tokens)
     await backend_round(backend, texts[:2], args.max_tokens)
-    t_direct, t_backend = [], []
+    t_direct, t_reset, t_backend = [], [], []
     same = True
     for r in range(args.rounds):
         if r % 2 == 0:
             td, od = direct_round(direct, texts, args.max_tokens)
+            tr, _ = direct_round(direct, texts, args.max_tokens, reset=True)
             tb, ob = await backend_round(backend, texts, args.max_tokens)
         else:
             tb, ob = await backend_round(backend, texts, args.max_tokens)
+            tr, _ = direct_round(direct, texts, args.max_tokens, reset=True)
             td, od = direct_round(direct, texts, args.max_tokens)
         t_direct.append(td)
+        t_reset.append(tr)
         t_backend.append(tb)
         same = same and od == ob
     direct.close()
     await backend.aclose()
     md, mb = statistics.median(t_direct), statistics.median(t_backend)
+    mr = statistics.median(t_reset)
     return {
+        "direct_reset_s": [round(t, 3) for t in t_reset],
+        "median_direct_reset_s": round(mr, 3),
+        "ratio_vs_direct_reset": round(mb / mr, 4),
         "direct_s": [round(t, 3) for t in t_direct],
         "llmcert_s": [round(t, 3) for t in t_backend],
         "median_direct_s": round(md, 3),
