@@ -81,6 +81,6 @@ def _print_report(report: ScanReport) -> None:
     formats = ", ".join(f"{k} {v}" for k, v in sorted(s.by_format.items()))
     verdict = "[red]BLOCKED[/]" if report.blocking else "[green]no blocking findings[/]"
     console.print(
-        f"{s.files} file(s) [{escape(formats)}], {s.findings} finding(s), "
+        f"{s.files} file(s) ({escape(formats)}), {s.findings} finding(s), "
         f"{s.blocking} blocking at --fail-on {report.fail_on.value}: {verdict}"
     )
