@@ -82,5 +82,6 @@ def _print_report(report: ScanReport) -> None:
     verdict = "[red]BLOCKED[/]" if report.blocking else "[green]no blocking findings[/]"
     console.print(
         f"{s.files} file(s) ({escape(formats)}), {s.findings} finding(s), "
-        f"{s.blocking} blocking at --fail-on {report.fail_on.value}: {verdict}"
+        f"{s.blocking} blocking at --fail-on {report.fail_on.value}: {verdict}",
+        soft_wrap=True,
     )
