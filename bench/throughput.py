@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from llmcert.testing import fake_server_process
+
 
 def write_suite(directory: Path, n: int) -> Path:
     with (directory / "items.jsonl").open("w", encoding="utf-8") as fh:
@@ -45,41 +47,14 @@ def write_suite(directory: Path, n: int) -> Path:
     return suite
 
 
-def start_server(directory: Path, latency: float) -> tuple[subprocess.Popen[bytes], int]:
-    ready = directory / "port"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llmcert.testing.fake_openai",
-            "--port",
-            "0",
-            "--latency",
-            str(latency),
-            "--model",
-            "bench-model",
-            "--policy",
-            "hash",
-            "--ready-file",
-            str(ready),
-        ]
-    )
-    deadline = time.monotonic() + 30
-    while not (ready.exists() and ready.read_text().strip()):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the fake server did not start")
-        time.sleep(0.02)
-    return proc, int(ready.read_text())
-
-
-def one_run(suite: Path, port: int, n: int, c: int, out: Path) -> dict[str, float]:
+def one_run(suite: Path, model: str, n: int, c: int, out: Path) -> dict[str, float]:
     cmd = [
         sys.executable,
         "-m",
         "llmcert",
         "eval",
         "--model",
-        f"openai://127.0.0.1:{port}/v1?model=bench-model",
+        model,
         "--suite",
         str(suite),
         "--concurrency",
@@ -109,12 +84,10 @@ def bench(n: int, c: int, latency: float, runs: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         suite = write_suite(base, n)
-        server, port = start_server(base, latency)
-        try:
-            results = [one_run(suite, port, n, c, base / f"out{i}") for i in range(runs)]
-        finally:
-            server.terminate()
-            server.wait()
+        with fake_server_process(latency=latency, model="bench-model") as server:
+            results = [
+                one_run(suite, server.model_ref, n, c, base / f"out{i}") for i in range(runs)
+            ]
     wall = statistics.median(r["wall"] for r in results)
     span = statistics.median(r["span"] for r in results)
     cpu = statistics.median(r["cpu"] for r in results)

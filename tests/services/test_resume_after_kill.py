@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from llmcert.testing import fake_server_process
 from tests.conftest import write_suite
 
 N_ITEMS, REPEATS = 150, 2
@@ -23,36 +24,9 @@ N_ITEMS, REPEATS = 150, 2
 
 @contextmanager
 def fake_server(tmp: Path, name: str, latency: float) -> Iterator[tuple[str, Path]]:
-    log, ready = tmp / f"{name}.log", tmp / f"{name}.port"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llmcert.testing.fake_openai",
-            "--port",
-            "0",
-            "--latency",
-            str(latency),
-            "--model",
-            "fake-model",
-            "--policy",
-            "hash",
-            "--log",
-            str(log),
-            "--ready-file",
-            str(ready),
-        ],
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not (ready.exists() and ready.read_text().strip()):
-            assert proc.poll() is None, "fake server exited"
-            assert time.monotonic() < deadline, "fake server did not start"
-            time.sleep(0.05)
-        yield f"openai://127.0.0.1:{ready.read_text().strip()}/v1?model=fake-model", log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    log = tmp / f"{name}.log"
+    with fake_server_process(latency=latency, model="fake-model", log=log) as server:
+        yield server.model_ref, log
 
 
 def eval_cmd(model: str, suite: Path, out: Path) -> list[str]:

@@ -41,9 +41,13 @@ def content(resp: httpx.Response) -> str:
 
 
 def test_public_names_match_all() -> None:
-    assert set(llmcert.testing.__all__) == set(fake_openai.__all__) - {"main"}
+    from llmcert.testing import _process
+
+    process_names = {"ServerProcess", "fake_server_process"}
+    assert set(llmcert.testing.__all__) == (set(fake_openai.__all__) - {"main"}) | process_names
     for name in llmcert.testing.__all__:
-        assert getattr(llmcert.testing, name) is getattr(fake_openai, name)
+        home = _process if name in process_names else fake_openai
+        assert getattr(llmcert.testing, name) is getattr(home, name)
     with pytest.raises(AttributeError):
         _ = llmcert.testing.NoSuchThing
 

@@ -33,8 +33,8 @@ def scan_command(
     ] = "high",
 ) -> None:
     """Scan model artefacts (pickle, PyTorch, safetensors, GGUF, NumPy, HF files) for supply-chain risks."""
-    import json
 
+    from llmcert._fileio import write_json_atomic, write_text_atomic
     from llmcert.supplychain.scan import SupplyChainError, scan_path
 
     if fail_on.lower() not in _SEVERITIES:
@@ -45,9 +45,9 @@ def scan_command(
     _print_report(report)
     try:
         if json_out is not None:
-            json_out.write_text(report.to_json() + "\n", encoding="utf-8")
+            write_text_atomic(json_out, report.to_json() + "\n")
         if sarif_out is not None:
-            sarif_out.write_text(json.dumps(report.to_sarif(), indent=2) + "\n", encoding="utf-8")
+            write_json_atomic(sarif_out, report.to_sarif())
     except OSError as exc:
         raise SupplyChainError(f"cannot write report: {exc}") from exc
     if report.blocking:

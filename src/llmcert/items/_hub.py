@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmcert._fileio import write_atomic
 from llmcert.errors import SpecError
 
 if TYPE_CHECKING:
@@ -103,20 +103,6 @@ def _file_ok(path: Path, sha256: str) -> bool:
         return False
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def ensure_files(
     dataset: str, files: Iterable[RemoteFile], dest: Path, fetch: Fetch | None = None
 ) -> Path:
@@ -144,7 +130,7 @@ def ensure_files(
                 field="items.importer",
             )
         try:
-            _write_atomically(target, data)
+            write_atomic(target, data)
         except OSError as exc:
             raise SpecError(f"cannot write the dataset cache: {exc}", path=target) from exc
     return dest

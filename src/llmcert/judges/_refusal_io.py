@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from llmcert._fileio import write_text_atomic
 from llmcert.errors import SpecError
 
 Format = Literal["jsonl", "csv"]
@@ -125,13 +124,4 @@ def _render(fmt: Format, columns: Sequence[str], rows: Sequence[dict[str, Any]])
 
 def write_table(path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
     """Write atomically in the format the suffix of ``path`` names."""
-    content = _render(table_format(path), columns, rows)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, _render(table_format(path), columns, rows))

@@ -24,7 +24,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmcert.report._json import atomic_write_bytes
+from llmcert._fileio import write_atomic
 from llmcert.report._schema import EvalResult, MetricResult, UnitRecord
 
 if TYPE_CHECKING:
@@ -400,4 +400,4 @@ def render_html(result: EvalResult) -> str:
 def write_html(result: EvalResult, path: Path) -> None:
     """Render, then replace ``path`` atomically: a failed render leaves the old file."""
     text = render_html(result)
-    atomic_write_bytes(Path(path), text.encode("utf-8"))
+    write_atomic(Path(path), text.encode("utf-8"))

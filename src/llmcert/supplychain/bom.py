@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from llmcert._fileio import write_json_atomic
 from llmcert._version import __version__
 from llmcert.supplychain._bom_card import (
     check_subject,
@@ -179,7 +180,5 @@ def build_bom(
 def write_bom(bom: Mapping[str, Any], path: Path | str) -> Path:
     """Write a BOM as indented UTF-8 JSON (atomically: a reader never sees half a file)."""
     target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(bom, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(target)
+    write_json_atomic(target, bom)
     return target

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmcert._fileio import write_json_atomic
 from llmcert.supplychain import _sign_oms
 from llmcert.supplychain._sign_dsse import (
     PREDICATES,
@@ -116,12 +117,6 @@ def _recorded_digests(doc: Mapping[str, Any]) -> set[str]:
     return found
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 def _inside(model: Path, out: Path, names: Iterable[str]) -> list[str]:
     """Relative paths of the signature files that would sit inside a model folder."""
     if not model.is_dir():
@@ -174,7 +169,7 @@ def sign_model(
     for kind, predicate in [("identity", identity.to_json()), *docs.items()]:
         stmt = statement(identity.name, tree.root, PREDICATES[kind], predicate)
         target = out / _ENVELOPE.format(kind)
-        _write_json(target, sign_envelope(stmt, private))
+        write_json_atomic(target, sign_envelope(stmt, private))
         written[kind] = target
     return SignatureBundle(
         directory=out,

@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llmcert.testing._process import ServerProcess, fake_server_process
     from llmcert.testing.fake_openai import (
         FakeOpenAIServer,
         FaultKind,
@@ -28,12 +29,18 @@ __all__ = [
     "FaultRule",
     "Policy",
     "RequestRecord",
+    "ServerProcess",
     "ThreadedServer",
     "TriggerKind",
+    "fake_server_process",
 ]
+
+_PROCESS = {"ServerProcess", "fake_server_process"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _PROCESS:
+        return getattr(importlib.import_module("llmcert.testing._process"), name)
     if name in __all__:
         return getattr(importlib.import_module("llmcert.testing.fake_openai"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
