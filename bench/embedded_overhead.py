@@ -15,7 +15,7 @@ optionally the ``create_completion(echo=True, logprobs=1)`` path it replaces.
 
 Run::
 
-    python bench/embedded_overhead.py [--prompts 20] [--rounds 3] [--max-tokens 32]
+    python bench/embedded_overhead.py [--prompts 20 | --workload default] [--rounds 3] [--max-tokens 32]
                                       [--threads N] [--echo-baseline]
 """
 
@@ -59,6 +59,15 @@ FEW_SHOT = (
     "A: Plants take in carbon dioxide.\n\n"
     "Q: How many continents are there on Earth?\nA: There are seven continents.\n\n"
 )
+
+
+def default_suite_prompts() -> list[str]:
+    """The user turns `llmcert eval` sends by default (40 lettered multiple-choice items)."""
+    from llmcert.suites import load_suite
+
+    suite = load_suite("default")
+    renderer = suite.renderer
+    return [renderer.messages(item)[-1].content for item in suite.items]
 
 
 def prompts(n: int) -> list[str]:
@@ -112,7 +121,7 @@ async def generation_bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.threads:
         backend.n_threads = args.threads
     direct = llama_cpp.Llama(model_path=str(backend.path), **backend.llama_kwargs())
-    texts = prompts(args.prompts)
+    texts = default_suite_prompts() if args.workload == "default" else prompts(args.prompts)
     # Warm both (page in the weights, first-call allocations).
     direct_round(direct, texts[:2], args.max_tokens)
     await backend_round(backend, texts[:2], args.max_tokens)
@@ -197,6 +206,12 @@ async def loglikelihood_bench(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=20)
+    parser.add_argument(
+        "--workload",
+        choices=("short", "default"),
+        default="short",
+        help="short: N one-line prompts; default: the default suite's 40 items",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int, default=0, help="0: llama-cpp-python's default")

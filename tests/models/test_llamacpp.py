@@ -28,7 +28,7 @@ from llmcert.models import (
 )
 from llmcert.models._llamacpp_gguf import read_gguf_metadata
 from llmcert.models._llamacpp_loglik import log_softmax_at
-from llmcert.models._llamacpp_prefix import boundaries, boundary_at_or_below
+from llmcert.models._llamacpp_prefix import MAX_CHUNK, chunks, find_anchor
 from llmcert.models.embedded import embedded_model_path
 from llmcert.models.llamacpp import LlamaCppBackend
 
@@ -139,15 +139,31 @@ def test_log_softmax_at_matches_scipy() -> None:
         assert greedy == (target == int(row.argmax()))
 
 
-@pytest.mark.parametrize(("start", "end"), [(0, 1), (0, 33), (24, 700), (512, 1300), (64, 65)])
-def test_prefix_chunks_tile_the_range_on_fixed_boundaries(start: int, end: int) -> None:
-    chunks = boundaries(start, end)
-    assert [lo for lo, _ in chunks] == [start, *[hi for _, hi in chunks[:-1]]]
-    assert chunks[-1][1] == end
-    for lo, hi in chunks:
-        assert boundary_at_or_below(lo) == lo  # every chunk starts on a boundary
-        assert hi == end or boundary_at_or_below(hi) == hi
-        assert hi - lo <= 256
+@pytest.mark.parametrize(
+    ("start", "anchor", "end"),
+    [(0, 0, 1), (0, 20, 33), (20, 20, 700), (0, 600, 1300), (0, 0, 1100)],
+)
+def test_prefix_chunks_tile_the_range_and_split_at_the_anchor(
+    start: int, anchor: int, end: int
+) -> None:
+    out = chunks(start, anchor, end)
+    assert [lo for lo, _ in out] == [start, *[hi for _, hi in out[:-1]]]
+    assert out[-1][1] == end
+    assert all(hi - lo <= MAX_CHUNK for lo, hi in out)
+    if 0 < anchor < end:
+        assert any(hi == anchor for _, hi in out) or start == anchor
+    # the layout of [anchor, end) is the same whether or not the first chunk is reused
+    assert [c for c in chunks(0, anchor, end) if c[0] >= anchor] == chunks(anchor, anchor, end)
+
+
+def test_anchor_is_where_the_last_message_begins() -> None:
+    preamble, message, tail = [1, 2, 3, 10], [40, 41, 42], [11, 12]
+    prompt = preamble + message + tail
+    assert find_anchor(prompt, message) == len(preamble)
+    # alone, the message's first token may differ from its tokens in context
+    assert find_anchor(prompt, [99, 41, 42]) == len(preamble)
+    assert find_anchor(prompt, [7, 8, 9]) == 0
+    assert find_anchor(prompt + message + tail, message) == len(prompt + preamble) - len(preamble)
 
 
 # -- the real embedded models --------------------------------------------------------

@@ -281,7 +281,9 @@ class LlamaCppBackend:
         }
         prefix = self._prefix
         assert prefix is not None
-        prefix.prepare()  # reuse only the canonically decoded part of the cache
+        # Reuse only the canonical first chunk: everything before the last user message.
+        last = request.messages[-1] if request.messages else None
+        prefix.prepare(last.content if last is not None and last.role == "user" else None)
         try:
             if request.messages is not None:
                 messages = [{"role": m.role, "content": m.content} for m in request.messages]
