@@ -1,0 +1,239 @@
+"""StandardSpec: the YAML format of a standard (clauses → requirements → measure →
+threshold → decision rule), validated with pydantic.
+
+Checks that span several fields (unique ids, a requirement citing a clause that
+exists, dates in order) must still point at the line to fix, so they raise a
+:class:`CrossCheckError` carrying the field's location; :func:`load_standard_file`
+turns that into a :class:`SpecError` with file, line and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from llmcert._yamlspec import _line_of, load_yaml_spec
+from llmcert.errors import SpecError
+from llmcert.stats import ConfidenceBound, DecisionRule, Direction, ErrorPolicy, PointEstimate
+from llmcert.stats import Sequential as SequentialRule
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+_CLAUSE_ID = re.compile(r"^[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*$")
+
+RuleName = Literal["point_estimate", "confidence_bound", "sequential"]
+
+
+class CrossCheckError(SpecError):
+    """A check across fields failed; ``loc`` is the path of the offending field.
+
+    Not a ``ValueError``, so pydantic lets it through unchanged and the loader
+    can map ``loc`` to a line.
+    """
+
+    def __init__(self, message: str, loc: tuple[int | str, ...]) -> None:
+        self.loc = loc
+        super().__init__(message, field=".".join(str(p) for p in loc) or None)
+
+
+class Status(StrEnum):
+    """Where a standard is in its lifecycle."""
+
+    DRAFT = "draft"
+    REVIEW = "review"
+    PUBLISHED = "published"
+    DEPRECATED = "deprecated"
+    ABOLISHED = "abolished"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _slug(value: str, what: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(
+            f"{what} must be a lower-case slug (a-z, 0-9, '.', '_', '-'), got {value!r}"
+        )
+    return value
+
+
+class Clause(_Strict):
+    """One clause of the standard's text, so each verdict traces back to it."""
+
+    id: str = Field(description="clause number as printed, e.g. '9.3' or 'A.1'")
+    title: str
+    text: str = ""
+    reference: str = Field("", description="where the text comes from, e.g. a document and page")
+
+    @field_validator("id")
+    @classmethod
+    def _clause_id(cls, value: str) -> str:
+        if not _CLAUSE_ID.match(value):
+            raise ValueError(f"clause id must look like '9.3' or 'A.1', got {value!r}")
+        return value
+
+
+class SuiteMeasure(_Strict):
+    """A rate measured by running a test suite and reading one metric."""
+
+    kind: Literal["suite"]
+    suite: str = Field(description="built-in suite name or suite file")
+    metric: str = "accuracy"
+    group: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="restrict to items whose metadata match these values"
+    )
+
+
+class EvidenceMeasure(_Strict):
+    """A check on evidence other than model outputs (test-bank coverage, an AI-BOM, …)."""
+
+    kind: Literal["evidence"]
+    check: str = Field(description="name of the evidence check")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("check")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return _slug(value, "check")
+
+
+Measure = Annotated[SuiteMeasure | EvidenceMeasure, Field(discriminator="kind")]
+
+
+class Requirement(_Strict):
+    """What must hold for a clause: a measure, a threshold and how to decide it."""
+
+    id: str
+    clause: str = Field(description="id of the clause this requirement implements")
+    description: str = ""
+    measure: Measure
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="the rate to meet; required for suite measures"
+    )
+    direction: Direction = "at_least"
+    min_n: int = Field(1, ge=1, description="fewest counted items for a PASS")
+    rule: RuleName = "confidence_bound"
+    confidence: float = Field(0.95, ge=0.5, le=0.999)
+    errors: ErrorPolicy = "as_failure"
+    applicability: str = Field("", description="when the requirement applies")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _slug(value, "requirement id")
+
+    @model_validator(mode="after")
+    def _threshold_for_rates(self) -> Requirement:
+        if self.measure.kind == "suite" and self.threshold is None:
+            raise ValueError("a suite measure needs a threshold")
+        return self
+
+    def decision_rule(self) -> DecisionRule:
+        """The llmcert.stats rule this requirement is judged by."""
+        if self.rule == "point_estimate":
+            return PointEstimate(error_policy=self.errors)
+        if self.rule == "sequential":
+            return SequentialRule(confidence=self.confidence, error_policy=self.errors)
+        return ConfidenceBound(confidence=self.confidence, error_policy=self.errors)
+
+
+class StandardSpec(_Strict):
+    """A versioned standard with its lifecycle, clauses and requirements."""
+
+    id: str
+    title: str
+    version: str = Field(description="semantic version, e.g. 1.0.0")
+    status: Status
+    description: str = ""
+    published: dt.date | None = None
+    effective: dt.date | None = None
+    renew_by: dt.date | None = None
+    supersedes: tuple[str, ...] = Field((), description="earlier standards, as 'id@version'")
+    clauses: tuple[Clause, ...] = Field(min_length=1)
+    requirements: tuple[Requirement, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _slug(value, "id")
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not _SEMVER.match(value):
+            raise ValueError(f"version must be semantic (MAJOR.MINOR.PATCH), got {value!r}")
+        return value
+
+    @field_validator("supersedes")
+    @classmethod
+    def _supersedes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            sid, sep, version = ref.partition("@")
+            if not sep or not _SLUG.match(sid) or not _SEMVER.match(version):
+                raise ValueError(f"each entry must be 'id@version' (e.g. 'x@1.0.0'), got {ref!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> StandardSpec:
+        if self.status is Status.PUBLISHED and self.published is None:
+            raise CrossCheckError("a published standard needs a 'published' date", ("status",))
+        if self.published and self.effective and self.effective < self.published:
+            raise CrossCheckError(
+                f"effective date {self.effective} is before the published date {self.published}",
+                ("effective",),
+            )
+        if self.effective and self.renew_by and self.renew_by <= self.effective:
+            raise CrossCheckError(
+                f"renew_by {self.renew_by} must be after the effective date {self.effective}",
+                ("renew_by",),
+            )
+        clause_ids: set[str] = set()
+        for i, clause in enumerate(self.clauses):
+            if clause.id in clause_ids:
+                raise CrossCheckError(f"duplicate clause id {clause.id!r}", ("clauses", i, "id"))
+            clause_ids.add(clause.id)
+        req_ids: set[str] = set()
+        for i, req in enumerate(self.requirements):
+            if req.id in req_ids:
+                raise CrossCheckError(
+                    f"duplicate requirement id {req.id!r}", ("requirements", i, "id")
+                )
+            req_ids.add(req.id)
+            if req.clause not in clause_ids:
+                raise CrossCheckError(
+                    f"requirement cites clause {req.clause!r}, which is not among the clauses",
+                    ("requirements", i, "clause"),
+                )
+        return self
+
+    @property
+    def ref(self) -> str:
+        """``id@version``, the form used by ``supersedes`` and certificates."""
+        return f"{self.id}@{self.version}"
+
+    def clause(self, clause_id: str) -> Clause:
+        for clause in self.clauses:
+            if clause.id == clause_id:
+                return clause
+        raise KeyError(clause_id)
+
+    def requirements_for(self, clause_id: str) -> tuple[Requirement, ...]:
+        return tuple(r for r in self.requirements if r.clause == clause_id)
+
+
+def load_standard_file(path: Path) -> StandardSpec:
+    """Parse and validate a standard file; raise :class:`SpecError` naming file, line and field."""
+    try:
+        return load_yaml_spec(path, StandardSpec)
+    except CrossCheckError as exc:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        raise SpecError(
+            exc.message, path=path, line=_line_of(node, exc.loc), field=exc.field
+        ) from None
