@@ -132,3 +132,12 @@ def test_not_a_journal_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(JournalError, match="cannot open the journal"):
         Journal(bad)
+
+
+def test_output_to_dict_is_what_is_journaled() -> None:
+    import json
+
+    from llmcert.engine import output_to_dict
+
+    gen = Generation("答案", "stop", 3, 1)
+    assert json.loads(encode_output(gen)) == output_to_dict(gen)

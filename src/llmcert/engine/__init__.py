@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmcert.engine._executor import ExecutionStats, execute
-    from llmcert.engine._journal import Journal, JournalEntry, decode_output, encode_output
+    from llmcert.engine._journal import (
+        Journal,
+        JournalEntry,
+        decode_output,
+        encode_output,
+        output_to_dict,
+    )
     from llmcert.engine._progress import NullProgress, ProgressSink, RichProgress
     from llmcert.engine._retry import Outcome, RetryPolicy, call_with_retries
     from llmcert.engine._workunit import (
@@ -30,6 +36,7 @@ _WHERE = {
     "JournalEntry": "_journal",
     "decode_output": "_journal",
     "encode_output": "_journal",
+    "output_to_dict": "_journal",
     "NullProgress": "_progress",
     "ProgressSink": "_progress",
     "RichProgress": "_progress",
@@ -59,12 +66,12 @@ __all__ = [
     "decode_output",
     "encode_output",
     "execute",
+    "output_to_dict",
     "plan_units",
     "render_prompts",
     "unit_key",
     "unit_seed",
 ]
-assert set(__all__) == set(_WHERE)
 
 
 def __getattr__(name: str) -> Any:

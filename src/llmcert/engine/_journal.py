@@ -62,26 +62,26 @@ class JournalEntry:
     run_id: str
 
 
-def encode_output(output: ModelOutput) -> str:
+def output_to_dict(output: ModelOutput) -> dict[str, Any]:
+    """The JSON-ready form of an output, as journaled and as reported."""
     if isinstance(output, Generation):
-        return json.dumps(
-            {
-                "type": "generation",
-                "text": output.text,
-                "finish_reason": output.finish_reason,
-                "prompt_tokens": output.prompt_tokens,
-                "completion_tokens": output.completion_tokens,
-            },
-            ensure_ascii=False,
-        )
-    return json.dumps(
-        {
-            "type": "loglikelihoods",
-            "logprobs": list(output.logprobs),
-            "token_counts": list(output.token_counts),
-            "is_greedy": list(output.is_greedy),
+        return {
+            "type": "generation",
+            "text": output.text,
+            "finish_reason": output.finish_reason,
+            "prompt_tokens": output.prompt_tokens,
+            "completion_tokens": output.completion_tokens,
         }
-    )
+    return {
+        "type": "loglikelihoods",
+        "logprobs": list(output.logprobs),
+        "token_counts": list(output.token_counts),
+        "is_greedy": list(output.is_greedy),
+    }
+
+
+def encode_output(output: ModelOutput) -> str:
+    return json.dumps(output_to_dict(output), ensure_ascii=False)
 
 
 def decode_output(text: str) -> ModelOutput:

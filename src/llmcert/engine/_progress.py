@@ -6,7 +6,7 @@ second from its own thread, so a fast endpoint is not slowed by the terminal.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -33,6 +33,19 @@ class NullProgress:
         pass
 
 
+def _RateColumn() -> Any:
+    """Units per second, computed at redraw time (a few times a second), not per unit."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.speed
+            return Text(f"{speed:.1f}/s" if speed else "")
+
+    return RateColumn()
+
+
 class RichProgress:
     """done/total, rate, errors, retries and ETA on stderr."""
 
@@ -51,7 +64,7 @@ class RichProgress:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
+            _RateColumn(),
             TextColumn("errors {task.fields[errors]}"),
             TextColumn("retries {task.fields[retries]}"),
             TimeElapsedColumn(),
@@ -69,21 +82,15 @@ class RichProgress:
     def start(self, total: int, already_done: int) -> None:
         self._progress.start()
         self._task = self._progress.add_task(
-            self._description, total=total, completed=already_done, errors=0, retries=0, rate=""
+            self._description, total=total, completed=already_done, errors=0, retries=0
         )
 
     def advance(self, *, error: bool) -> None:
         assert self._task is not None
         if error:
             self._errors += 1
-        speed = self._progress.tasks[0].speed
-        self._progress.update(
-            self._task,
-            advance=1,
-            errors=self._errors,
-            retries=self._retries,
-            rate=f"{speed:.1f}/s" if speed else "",
-        )
+        # Counters only: the rate is computed by its column when the display redraws.
+        self._progress.update(self._task, advance=1, errors=self._errors, retries=self._retries)
 
     def retried(self) -> None:
         self._retries += 1

@@ -7,8 +7,9 @@ thread behind a lock, leaving the event loop free for the journal and scorers.
 Results must not depend on the order of requests. llama-cpp-python reuses the
 longest cached prompt prefix between calls, and a different batch layout gives
 slightly different logits (up to 0.2 nats on Gemma). Generations therefore
-reuse only prompt chunks decoded in a fixed layout (see ``_llamacpp_prefix``),
-and every log-likelihood is computed from an empty cache.
+decode each prompt in a layout that depends on that prompt alone, split where
+the final user message begins, and reuse only that first chunk (see
+``_llamacpp_prefix``); every log-likelihood is computed from an empty cache.
 """
 
 from __future__ import annotations

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import resource
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from llmcert.engine import ExecutionStats, JournalEntry, WorkUnit, encode_output
+from llmcert.engine import ExecutionStats, JournalEntry, WorkUnit, output_to_dict
 from llmcert.models import GenerateRequest, ModelIdentity
 from llmcert.report import Environment, EvalResult, MetricResult, RunInfo, Timings, UnitRecord
 from llmcert.scoring import Score, Scorer, ScoreStatus
@@ -90,35 +89,32 @@ def unit_records(
     scores: Mapping[str, Score],
     sent_now: set[str],
 ) -> list[UnitRecord]:
+    return [_unit_record(u, entries[u.key], scores[u.key], u.key not in sent_now) for u in units]
+
+
+def _unit_record(
+    unit: WorkUnit, entry: JournalEntry, score: Score, from_journal: bool
+) -> UnitRecord:
     # model_construct: every field is built here from typed values, so re-validating
     # thousands of records would only cost time.
-    return [
-        UnitRecord.model_construct(
-            key=u.key,
-            item_id=u.item.id,
-            item_hash=u.item_hash,
-            repeat=u.repeat,
-            status="ok" if entries[u.key].output is not None else "error",
-            request=_request_record(u),
-            response=_response_record(entries[u.key]),
-            score=scores[u.key].to_dict(),
-            error=entries[u.key].error,
-            error_kind=entries[u.key].error_kind,
-            attempts=entries[u.key].attempts,
-            latency_s=entries[u.key].latency_s,
-            from_journal=u.key not in sent_now,
-            target=_target(u),
-            metadata=dict(u.item.metadata),
-        )
-        for u in units
-    ]
-
-
-def _response_record(entry: JournalEntry) -> dict[str, Any] | None:
-    if entry.output is None:
-        return None
-    data: dict[str, Any] = json.loads(encode_output(entry.output))
-    return data
+    output = entry.output
+    return UnitRecord.model_construct(
+        key=unit.key,
+        item_id=unit.item.id,
+        item_hash=unit.item_hash,
+        repeat=unit.repeat,
+        status="ok" if output is not None else "error",
+        request=_request_record(unit),
+        response=output_to_dict(output) if output is not None else None,
+        score=score.to_dict(),
+        error=entry.error,
+        error_kind=entry.error_kind,
+        attempts=entry.attempts,
+        latency_s=entry.latency_s,
+        from_journal=from_journal,
+        target=_target(unit),
+        metadata=dict(unit.item.metadata),
+    )
 
 
 def build_result(
