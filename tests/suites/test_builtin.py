@@ -45,7 +45,14 @@ COUNTS = {
 def test_manifest_matches_the_files() -> None:
     on_disk = {str(p.relative_to(BUILTIN_DIR)) for p in BUILTIN_DIR.rglob("*.yaml")}
     assert on_disk == set(BUILTIN_SUITES.values())
-    assert set(IMPORTER_SUITES) | {"default"} == set(BUILTIN_SUITES)
+    local = {
+        "default",
+        "truthfulness-bilingual",
+        "gbt45654-should-refuse",
+        "gbt45654-should-not-refuse",
+        "gbt45654-generated",
+    }
+    assert set(IMPORTER_SUITES) | local == set(BUILTIN_SUITES)
 
 
 # --- the default suite ---------------------------------------------------------

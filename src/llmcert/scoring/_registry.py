@@ -28,6 +28,7 @@ BUILTIN_SCORERS: Mapping[str, str] = {
     "choice_letter": "llmcert.scoring.choice:ChoiceLetterScorer",
     "choice_loglikelihood": "llmcert.scoring.choice:ChoiceLoglikelihoodScorer",
     "refusal": "llmcert.judges.refusal:RefusalScorer",
+    "keyword": "llmcert.judges.keywords:KeywordScorer",
 }
 
 _NAME_FIELD = "scorer.name"

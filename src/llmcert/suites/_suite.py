@@ -24,6 +24,10 @@ BUILTIN_SUITES: dict[str, str] = {
     "truthfulqa-mc1": "truthfulqa-mc1.yaml",
     "truthfulqa-mc1-gen": "truthfulqa-mc1-gen.yaml",
     "safetybench-zh": "safetybench-zh.yaml",
+    "truthfulness-bilingual": "truthfulness-bilingual/suite.yaml",
+    "gbt45654-should-refuse": "gbt45654-should-refuse/suite.yaml",
+    "gbt45654-should-not-refuse": "gbt45654-should-not-refuse/suite.yaml",
+    "gbt45654-generated": "gbt45654-generated/suite.yaml",
 }
 
 
