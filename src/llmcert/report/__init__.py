@@ -1,8 +1,13 @@
-"""Reports of an evaluation: the JSON record for machines, an HTML page for people.
+"""Reports of an evaluation and of an assessment: JSON for machines, HTML for people.
 
-Both are written from one :class:`EvalResult`. The HTML writer imports Jinja2
-only when called, so importing this package (and the schema) stays cheap.
+An evaluation's are written from one :class:`EvalResult`; an assessment's (JSON,
+a clause-by-clause HTML self-assessment and JUnit XML) from one
+:class:`Assessment`. Jinja2 loads only when a page is rendered and the assessment
+writers only when first named, so importing this package stays cheap.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from llmcert.report._html import preload_html, render_html, write_html
 from llmcert.report._json import load_result, write_json
@@ -16,17 +21,59 @@ from llmcert.report._schema import (
     UnitRecord,
 )
 
+if TYPE_CHECKING:
+    from llmcert.report._assessment import ASSESSMENT_SCHEMA, Assessment
+    from llmcert.report._assessment_html import render_assessment_html, write_assessment_html
+    from llmcert.report._assessment_io import (
+        assessment_digest,
+        load_assessment,
+        write_assessment_json,
+    )
+    from llmcert.report._junit import render_junit, write_junit
+
+#: Assessment names load on first use (PEP 562): an evaluation never needs them.
+_LAZY = {
+    "ASSESSMENT_SCHEMA": "_assessment",
+    "Assessment": "_assessment",
+    "render_assessment_html": "_assessment_html",
+    "write_assessment_html": "_assessment_html",
+    "assessment_digest": "_assessment_io",
+    "load_assessment": "_assessment_io",
+    "write_assessment_json": "_assessment_io",
+    "render_junit": "_junit",
+    "write_junit": "_junit",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "ASSESSMENT_SCHEMA",
     "SCHEMA",
+    "Assessment",
     "Environment",
     "EvalResult",
     "MetricResult",
     "RunInfo",
     "Timings",
     "UnitRecord",
+    "assessment_digest",
+    "load_assessment",
     "load_result",
     "preload_html",
+    "render_assessment_html",
     "render_html",
+    "render_junit",
+    "write_assessment_html",
+    "write_assessment_json",
     "write_html",
     "write_json",
+    "write_junit",
 ]
