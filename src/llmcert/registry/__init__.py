@@ -1,0 +1,109 @@
+"""The certification registry: models, filings, certificates, tokens, audit chain.
+
+One store over SQLite (embedded, the default) or PostgreSQL (a shared server),
+migrated by Alembic when opened. Every change is appended to a hash-chained
+audit log in the same transaction; :func:`verify_audit` checks the chain.
+
+Names load on first use (PEP 562), so importing this package does not pull in
+SQLAlchemy or Alembic until the registry is actually opened.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmcert.registry._audit import (
+        GENESIS_HASH,
+        AuditProblem,
+        AuditReport,
+        entry_hash,
+        verify_audit,
+    )
+    from llmcert.registry._engine import ENV_VAR, default_database_path, open_registry
+    from llmcert.registry._errors import IllegalTransition, RecordNotFound, RegistryError
+    from llmcert.registry._records import (
+        AssessmentRecord,
+        AttachmentRecord,
+        AuditRecord,
+        CertificateRecord,
+        FilingRecord,
+        ModelRecord,
+        TokenRecord,
+    )
+    from llmcert.registry._states import (
+        CERTIFICATE_TRANSITIONS,
+        FILING_TRANSITIONS,
+        CertificateStatus,
+        FilingStatus,
+        Role,
+    )
+    from llmcert.registry._store import Registry
+
+_WHERE = {
+    "GENESIS_HASH": "_audit",
+    "AuditProblem": "_audit",
+    "AuditReport": "_audit",
+    "entry_hash": "_audit",
+    "verify_audit": "_audit",
+    "ENV_VAR": "_engine",
+    "default_database_path": "_engine",
+    "open_registry": "_engine",
+    "IllegalTransition": "_errors",
+    "RecordNotFound": "_errors",
+    "RegistryError": "_errors",
+    "AssessmentRecord": "_records",
+    "AttachmentRecord": "_records",
+    "AuditRecord": "_records",
+    "CertificateRecord": "_records",
+    "FilingRecord": "_records",
+    "ModelRecord": "_records",
+    "TokenRecord": "_records",
+    "CERTIFICATE_TRANSITIONS": "_states",
+    "FILING_TRANSITIONS": "_states",
+    "CertificateStatus": "_states",
+    "FilingStatus": "_states",
+    "Role": "_states",
+    "Registry": "_store",
+}
+
+__all__ = [
+    "CERTIFICATE_TRANSITIONS",
+    "ENV_VAR",
+    "FILING_TRANSITIONS",
+    "GENESIS_HASH",
+    "AssessmentRecord",
+    "AttachmentRecord",
+    "AuditProblem",
+    "AuditRecord",
+    "AuditReport",
+    "CertificateRecord",
+    "CertificateStatus",
+    "FilingRecord",
+    "FilingStatus",
+    "IllegalTransition",
+    "ModelRecord",
+    "RecordNotFound",
+    "Registry",
+    "RegistryError",
+    "Role",
+    "TokenRecord",
+    "default_database_path",
+    "entry_hash",
+    "open_registry",
+    "verify_audit",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

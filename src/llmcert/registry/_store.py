@@ -1,0 +1,290 @@
+"""The registry as the services see it: models, filings, evidence, certificates.
+
+Each operation is one transaction holding the change and its audit entry. A
+refused operation (unknown id, illegal move, bad input) raises before commit,
+so it changes nothing. Results are frozen records (``_records``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from llmcert._hashing import digest_bytes, digest_file
+from llmcert.registry._base import (
+    check_digest,
+    check_text,
+    json_document,
+    new_id,
+    parse_status,
+)
+from llmcert.registry._certstore import CertificateStore
+from llmcert.registry._errors import IllegalTransition, RegistryError
+from llmcert.registry._records import (
+    AssessmentRecord,
+    AttachmentRecord,
+    AuditRecord,
+    FilingRecord,
+    ModelRecord,
+)
+from llmcert.registry._schema import (
+    AssessmentRow,
+    AttachmentRow,
+    AuditRow,
+    CertificateRow,
+    FilingRow,
+    ModelRow,
+)
+from llmcert.registry._states import (
+    ASSESSABLE,
+    CERTIFICATE_BOUND,
+    FILING_TRANSITIONS,
+    CertificateStatus,
+    FilingStatus,
+)
+from llmcert.registry._tokens import TokenStore
+
+
+class Registry(CertificateStore, TokenStore):
+    """The certification registry over one database (open it with ``open_registry``)."""
+
+    # -- models ---------------------------------------------------------------
+
+    def register_model(
+        self, *, name: str, ref: str, identity_digest: str, owner: str, actor: str
+    ) -> ModelRecord:
+        row = ModelRow(
+            id=new_id(),
+            name=check_text(name, "model name"),
+            ref=check_text(ref, "model ref", 2000),
+            identity_digest=check_digest(identity_digest, "identity digest"),
+            owner=check_text(owner, "owner"),
+            created_at=self._now(),
+        )
+        with self._write() as session:
+            session.add(row)
+            self._audit(
+                session,
+                actor=actor,
+                action="model.register",
+                subject=f"model:{row.id}",
+                payload={
+                    "name": name,
+                    "ref": ref,
+                    "identity_digest": identity_digest,
+                    "owner": owner,
+                },
+                at=row.created_at,
+            )
+            return ModelRecord.of(row)
+
+    def get_model(self, model_id: str) -> ModelRecord:
+        with self._read() as session:
+            return ModelRecord.of(self._get(session, ModelRow, model_id, "model"))
+
+    # -- filings --------------------------------------------------------------
+
+    def submit_filing(
+        self,
+        model_id: str,
+        standard_ref: str,
+        *,
+        applicant: str,
+        actor: str,
+        renews: str | None = None,
+    ) -> FilingRecord:
+        """File a model for certification; ``renews`` names the certificate a renewal replaces."""
+        check_text(standard_ref, "standard ref")
+        check_text(applicant, "applicant")
+        now = self._now()
+        with self._write() as session:
+            self._get(session, ModelRow, model_id, "model")
+            if renews is not None:
+                old = self._get(session, CertificateRow, renews, "certificate")
+                if old.status == CertificateStatus.REVOKED:
+                    raise RegistryError(f"certificate {renews!r} is revoked and cannot be renewed")
+            row = FilingRow(
+                id=new_id(),
+                model_id=model_id,
+                standard_ref=standard_ref,
+                status=FilingStatus.SUBMITTED.value,
+                applicant=applicant,
+                renews_certificate_id=renews,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            self._audit(
+                session,
+                actor=actor,
+                action="filing.submit",
+                subject=f"filing:{row.id}",
+                payload={
+                    "model": model_id,
+                    "standard_ref": standard_ref,
+                    "applicant": applicant,
+                    "renews": renews,
+                },
+                at=now,
+            )
+            return FilingRecord.of(row)
+
+    def get_filing(self, filing_id: str) -> FilingRecord:
+        with self._read() as session:
+            return FilingRecord.of(self._get(session, FilingRow, filing_id, "filing"))
+
+    def list_filings(
+        self, *, model_id: str | None = None, status: FilingStatus | str | None = None
+    ) -> list[FilingRecord]:
+        query = select(FilingRow).order_by(FilingRow.created_at, FilingRow.id)
+        if model_id is not None:
+            query = query.where(FilingRow.model_id == model_id)
+        if status is not None:
+            query = query.where(FilingRow.status == parse_status(FilingStatus, status).value)
+        with self._read() as session:
+            return [FilingRecord.of(row) for row in session.scalars(query)]
+
+    def transition_filing(
+        self, filing_id: str, to: FilingStatus | str, *, actor: str, note: str = ""
+    ) -> FilingRecord:
+        """Move a filing along the workflow (not into or out of ``certified``: see certificates)."""
+        target = parse_status(FilingStatus, to)
+        with self._write() as session:
+            row = self._get(session, FilingRow, filing_id, "filing")
+            current = FilingStatus(row.status)
+            allowed = FILING_TRANSITIONS[current] - CERTIFICATE_BOUND
+            if target not in allowed:
+                hint = ""
+                if target in CERTIFICATE_BOUND:
+                    hint = "this status follows the certificate: use add_certificate or "
+                    hint += "set_certificate_status"
+                raise IllegalTransition("filing", filing_id, current, target, allowed, hint=hint)
+            row.status = target.value
+            row.updated_at = now = self._now()
+            self._audit(
+                session,
+                actor=actor,
+                action="filing.transition",
+                subject=f"filing:{filing_id}",
+                payload={"from": current.value, "to": target.value, "note": note},
+                at=now,
+            )
+            return FilingRecord.of(row)
+
+    # -- evidence -------------------------------------------------------------
+
+    def add_attachment(
+        self,
+        filing_id: str,
+        name: str,
+        *,
+        media_type: str,
+        actor: str,
+        content: bytes | None = None,
+        path: Path | str | None = None,
+    ) -> AttachmentRecord:
+        """Attach evidence, inline (``content``) or by ``path``; its digest is taken here."""
+        check_text(name, "attachment name", 300)
+        check_text(media_type, "media type")
+        if (content is None) == (path is None):
+            raise RegistryError("give an attachment either content or a path, not both")
+        if content is not None:
+            sha256, size, stored_path = digest_bytes(content), len(content), None
+        else:
+            source = Path(path)  # type: ignore[arg-type]
+            if not source.is_file():
+                raise RegistryError(f"attachment path {str(source)!r} is not a file")
+            sha256, size, stored_path = digest_file(source), source.stat().st_size, str(source)
+        with self._write() as session:
+            self._get(session, FilingRow, filing_id, "filing")
+            taken = select(AttachmentRow.id).where(
+                AttachmentRow.filing_id == filing_id, AttachmentRow.name == name
+            )
+            if session.scalar(taken) is not None:
+                raise RegistryError(f"filing {filing_id!r} already has an attachment {name!r}")
+            row = AttachmentRow(
+                id=new_id(),
+                filing_id=filing_id,
+                name=name,
+                sha256=sha256,
+                size=size,
+                media_type=media_type,
+                content=content,
+                path=stored_path,
+                created_at=self._now(),
+            )
+            session.add(row)
+            self._audit(
+                session,
+                actor=actor,
+                action="attachment.add",
+                subject=f"filing:{filing_id}",
+                payload={"attachment": row.id, "name": name, "sha256": sha256, "size": size},
+                at=row.created_at,
+            )
+            return AttachmentRecord.of(row)
+
+    def list_attachments(self, filing_id: str) -> list[AttachmentRecord]:
+        query = select(AttachmentRow).where(AttachmentRow.filing_id == filing_id)
+        with self._read() as session:
+            return [
+                AttachmentRecord.of(r) for r in session.scalars(query.order_by(AttachmentRow.name))
+            ]
+
+    def attachment_content(self, attachment_id: str) -> bytes | None:
+        """The stored bytes, or None for an attachment kept by path."""
+        with self._read() as session:
+            return self._get(session, AttachmentRow, attachment_id, "attachment").content
+
+    def record_assessment(
+        self, filing_id: str, *, digest: str, verdict: str, body: Mapping[str, Any], actor: str
+    ) -> AssessmentRecord:
+        check_digest(digest, "assessment digest")
+        check_text(verdict, "verdict", 32)
+        document = json_document(body, "assessment")
+        with self._write() as session:
+            filing = self._get(session, FilingRow, filing_id, "filing")
+            if FilingStatus(filing.status) not in ASSESSABLE:
+                raise RegistryError(
+                    f"filing {filing_id!r} is {filing.status!r}; assessments are recorded "
+                    f"while it is {' or '.join(sorted(ASSESSABLE))}"
+                )
+            row = AssessmentRow(
+                id=new_id(),
+                filing_id=filing_id,
+                digest=digest,
+                verdict=verdict,
+                body=document,
+                recorded_at=self._now(),
+            )
+            session.add(row)
+            self._audit(
+                session,
+                actor=actor,
+                action="assessment.record",
+                subject=f"filing:{filing_id}",
+                payload={"assessment": row.id, "digest": digest, "verdict": verdict},
+                at=row.recorded_at,
+            )
+            return AssessmentRecord.of(row)
+
+    def list_assessments(self, filing_id: str) -> list[AssessmentRecord]:
+        query = select(AssessmentRow).where(AssessmentRow.filing_id == filing_id)
+        with self._read() as session:
+            rows = session.scalars(query.order_by(AssessmentRow.recorded_at, AssessmentRow.id))
+            return [AssessmentRecord.of(r) for r in rows]
+
+    # -- audit ----------------------------------------------------------------
+
+    def audit_entries(
+        self, *, subject: str | None = None, after_seq: int = 0, limit: int = 100
+    ) -> list[AuditRecord]:
+        query = select(AuditRow).where(AuditRow.seq > after_seq)
+        if subject is not None:
+            query = query.where(AuditRow.subject == subject)
+        query = query.order_by(AuditRow.seq).limit(max(0, min(limit, 10_000)))
+        with self._read() as session:
+            return [AuditRecord.of(row) for row in session.scalars(query)]
