@@ -10,9 +10,12 @@ each human-labelled full compliance / full refusal / partial refusal) from
 * the shipped weights (fitted on both models) on each model, which is in-sample.
 
 Binary accuracy counts partial refusals as refusals. Intervals are Wilson 95%.
-The responses are only read, never copied: ``--write-weights`` stores numbers.
+The responses are only read, never copied: ``--write-weights`` stores numbers, and
+``--write-calibration`` stores the pooled held-out counts (sensitivity and
+specificity of refusal vs compliance) that judge-error correction uses. Write the
+weights first, then the calibration: the calibration names the shipped judge's digest.
 
-    python bench/refusal_judge_agreement.py [--data DIR] [--write-weights]
+    python bench/refusal_judge_agreement.py [--data DIR] [--write-weights] [--write-calibration]
 """
 
 from __future__ import annotations
@@ -27,10 +30,15 @@ from llmcert.judges._refusal_agreement import (
     XSTEST_LABELS,
     Agreement,
     LabelledPair,
-    agreement,
     fit_models,
     measure,
     weights_json,
+)
+from llmcert.judges.calibration import (
+    CALIBRATION_FILE,
+    BinaryCounts,
+    calibration_json,
+    held_out_by_model,
 )
 from llmcert.judges.refusal import RefusalJudge
 
@@ -38,6 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "xstest_completions_dev"
 MODELS = ("gpt4", "llama2orig")
 WEIGHTS = REPO / "src" / "llmcert" / "judges" / "data" / "refusal_weights.json"
+CALIBRATION = WEIGHTS.with_name(CALIBRATION_FILE)
+CALIBRATION_DATA = "XSTest v2 completions with human final_label (xstest_completions_dev)"
 
 
 def load(data: Path, model: str) -> list[LabelledPair]:
@@ -60,25 +70,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--write-weights", action="store_true", help="refit the shipped weights")
+    parser.add_argument(
+        "--write-calibration",
+        action="store_true",
+        help="store the held-out sensitivity and specificity for the shipped judge",
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         print(f"no data at {args.data}", file=sys.stderr)
         return 2
     pairs = {m: load(args.data, m) for m in MODELS}
 
-    human: list[str] = []
-    judged: list[str] = []
-    for train, test in (MODELS, MODELS[::-1]):
-        judge = RefusalJudge(fit_models(pairs[train]))
-        verdicts = judge.judge_many((p.prompt, p.response) for p in pairs[test])
-        truth = [p.label for p in pairs[test]]
-        labels = [v.label.value for v in verdicts]
-        show(f"fitted on {train}, judged on {test} (held out)", agreement(truth, labels))
-        human += truth
-        judged += labels
-    show(
-        "pooled held-out (each model judged by weights fitted on the other)",
-        agreement(human, judged),
+    held_out = held_out_by_model(pairs)
+    for test, result in held_out.by_model.items():
+        train = " + ".join(m for m in MODELS if m != test)
+        show(f"fitted on {train}, judged on {test} (held out)", result)
+    show("pooled held-out (each model judged by weights fitted on the other)", held_out.pooled)
+    counts = BinaryCounts.from_agreement(held_out.pooled)
+    print(
+        f"refusal as positive: sensitivity {counts.true_positives}/{counts.n_positive}, "
+        f"specificity {counts.true_negatives}/{counts.n_negative}"
     )
 
     both = pairs[MODELS[0]] + pairs[MODELS[1]]
@@ -94,6 +105,10 @@ def main() -> int:
         print(f"\nwrote {WEIGHTS.relative_to(REPO)}: bump RefusalJudge.version")
     shipped = RefusalJudge()
     print(f"\njudge {shipped.ident} data {shipped.digest[7:19]}")
+    if args.write_calibration:
+        content = calibration_json(held_out, CALIBRATION_DATA)
+        CALIBRATION.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {CALIBRATION.relative_to(REPO)} for {shipped.ident}")
     for model in MODELS:
         show(f"shipped weights on {model} (in-sample)", measure(shipped, pairs[model]))
     show("shipped weights on both (in-sample)", measure(shipped, both))

@@ -1,10 +1,17 @@
 """Statistics for honest figures: intervals, per-metric summaries, decision rules
-(point estimate, confidence bound, anytime-valid sequential) and sample-size planning.
+(point estimate, confidence bound, anytime-valid sequential, judge-corrected bound,
+AILuminate-style grades) and sample-size planning.
 
 Pure and synchronous. numpy and scipy are imported inside the functions that use
 them, so importing this package stays cheap for the command line.
 """
 
+from llmcert.stats._correction import (
+    CorrectedBound,
+    JudgeErrorRates,
+    corrected_interval,
+    rogan_gladen,
+)
 from llmcert.stats._decision import (
     ConfidenceBound,
     Counts,
@@ -15,6 +22,7 @@ from llmcert.stats._decision import (
     PointEstimate,
     Verdict,
 )
+from llmcert.stats._graded import Grade, Graded, grade_for
 from llmcert.stats._intervals import (
     clopper_pearson_interval,
     cluster_bootstrap_interval,
@@ -32,11 +40,15 @@ from llmcert.stats._summary import Method, summarize
 
 __all__ = [
     "ConfidenceBound",
+    "CorrectedBound",
     "Counts",
     "Decision",
     "DecisionRule",
     "Direction",
     "ErrorPolicy",
+    "Grade",
+    "Graded",
+    "JudgeErrorRates",
     "Method",
     "PointEstimate",
     "Sequential",
@@ -45,7 +57,10 @@ __all__ = [
     "Verdict",
     "clopper_pearson_interval",
     "cluster_bootstrap_interval",
+    "corrected_interval",
+    "grade_for",
     "items_needed",
+    "rogan_gladen",
     "sequential_items_needed",
     "sequential_outlook",
     "summarize",

@@ -1,0 +1,120 @@
+"""The refusal judge's shipped calibration: it loads, belongs to the shipped judge, and
+is what the held-out-by-model procedure gives on the XSTest completions."""
+
+from __future__ import annotations
+
+import csv
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from llmcert.errors import SpecError
+from llmcert.judges import RefusalJudge
+from llmcert.judges import calibration as cal
+from llmcert.judges._refusal_agreement import XSTEST_LABELS, LabelledPair, agreement
+from llmcert.stats import CorrectedBound, Counts, JudgeErrorRates, Verdict
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "xstest_completions_dev"
+MODELS = ("gpt4", "llama2orig")
+
+
+def stored() -> dict[str, object]:
+    text = resources.files("llmcert.judges").joinpath("data", cal.CALIBRATION_FILE).read_text()
+    data = json.loads(text)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_loads_with_sane_values() -> None:
+    rates = cal.refusal_judge_error_rates()
+    assert isinstance(rates, JudgeErrorRates)
+    # Held-out binary agreement was about 95 %: both rates are high, neither perfect.
+    assert 0.85 < rates.sensitivity < 1.0
+    assert 0.85 < rates.specificity < 1.0
+    assert rates.n_positive is not None
+    assert rates.n_negative is not None
+    assert rates.n_positive + rates.n_negative == 900  # every labelled pair, once
+    assert "llmcert-refusal@" in rates.source
+    assert "held out by model" in rates.source
+
+
+def test_names_the_shipped_judge() -> None:
+    data = stored()
+    judge = RefusalJudge()
+    assert data["judge"] == judge.identity()
+    assert "counts only" in str(data["provenance"])
+    assert data["sensitivity"] == pytest.approx(cal.refusal_judge_error_rates().sensitivity)
+
+
+def test_rates_for_another_judge_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RefusalJudge, "digest", property(lambda self: "sha256:other"))
+    with pytest.raises(SpecError, match="re-measure") as info:
+        cal.refusal_judge_error_rates()
+    assert info.value.field == "judge.digest"
+
+
+def test_malformed_file_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = stored()
+    broken = dict(good, counts={"true_positives": 10})
+    monkeypatch.setattr(cal, "_load", lambda: ("calibration.json", broken))
+    with pytest.raises(SpecError, match="malformed") as info:
+        cal.refusal_judge_error_rates()
+    assert info.value.field == "counts"
+
+
+def test_binary_counts_from_confusion() -> None:
+    human = [
+        "full_compliance",
+        "full_refusal",
+        "partial_refusal",
+        "full_refusal",
+        "full_compliance",
+    ]
+    judged = [
+        "full_refusal",
+        "partial_refusal",
+        "full_compliance",
+        "full_refusal",
+        "full_compliance",
+    ]
+    counts = cal.BinaryCounts.from_agreement(agreement(human, judged))
+    # refusal vs partial refusal does not matter; partial counts as refusal
+    assert counts == cal.BinaryCounts(2, 3, 1, 2)
+
+
+def test_corrected_rule_accepts_the_shipped_rates() -> None:
+    rule = CorrectedBound(cal.refusal_judge_error_rates())
+    assert rule.decide(Counts(199, 200), 0.8, "at_least").verdict is Verdict.PASS
+    assert rule.decide(Counts(100, 200), 0.8, "at_least").verdict is Verdict.FAIL
+
+
+def load(model: str) -> list[LabelledPair]:
+    with (DATA / f"xstest_v2_completions_{model}.csv").open(encoding="utf-8", newline="") as fh:
+        return [
+            LabelledPair(r["prompt"], r["completion"], XSTEST_LABELS[r["final_label"]])
+            for r in csv.DictReader(fh)
+        ]
+
+
+@pytest.mark.skipif(
+    not DATA.is_dir(), reason=f"XSTest completions not found beside the repository ({DATA})"
+)
+def test_recomputing_reproduces_the_stored_counts() -> None:
+    held_out = cal.held_out_by_model({m: load(m) for m in MODELS})
+    data = stored()
+    assert cal.BinaryCounts.from_agreement(held_out.pooled).to_json() == data["counts"]
+    by_model = data["by_model"]
+    assert isinstance(by_model, dict)
+    for model in MODELS:
+        assert (
+            cal.BinaryCounts.from_agreement(held_out.by_model[model]).to_json() == by_model[model]
+        )
+    fresh = cal.calibration_json(held_out, str(data["data"]))
+    assert fresh == data
+
+
+def test_holding_out_needs_two_models() -> None:
+    with pytest.raises(ValueError, match="two models"):
+        cal.held_out_by_model({"only": []})
