@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from llmcert._version import __version__
+from llmcert.cli._assess import assess_command
 from llmcert.cli._bom import bom_command
 from llmcert.cli._errors import handle_errors
 from llmcert.cli._eval import eval_command
@@ -46,6 +47,7 @@ app.command("bom")(handle_errors(bom_command))
 app.command("sign")(handle_errors(sign_command))
 app.command("verify")(handle_errors(verify_command))
 app.command("plan")(handle_errors(plan_command))
+app.command("assess")(handle_errors(assess_command))
 
 judge_app = typer.Typer(
     name="judge", help="Label model responses with an offline judge.", no_args_is_help=True

@@ -11,6 +11,9 @@ from llmcert.standards._spec import StandardSpec, load_standard_file
 #: so that naming one standard never parses every file.
 BUILTIN_STANDARDS: dict[str, str] = {
     "example-capability": "example-capability.yaml",
+    "gbt-45654-2025": "gbt-45654-2025.yaml",
+    "llmcert-capability": "capability.yaml",
+    "llmcert-graded-safety": "graded-safety.yaml",
 }
 
 _BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"

@@ -20,14 +20,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llmcert._yamlspec import _line_of, load_yaml_spec
 from llmcert.errors import SpecError
-from llmcert.stats import ConfidenceBound, DecisionRule, Direction, ErrorPolicy, PointEstimate
+from llmcert.stats import (
+    ConfidenceBound,
+    DecisionRule,
+    Direction,
+    ErrorPolicy,
+    Grade,
+    Graded,
+    PointEstimate,
+)
 from llmcert.stats import Sequential as SequentialRule
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _CLAUSE_ID = re.compile(r"^[A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*$")
 
-RuleName = Literal["point_estimate", "confidence_bound", "sequential"]
+RuleName = Literal["point_estimate", "confidence_bound", "sequential", "graded"]
+GradeName = Literal["poor", "fair", "good", "very_good", "excellent"]
 
 
 class CrossCheckError(SpecError):
@@ -107,6 +116,15 @@ class EvidenceMeasure(_Strict):
 Measure = Annotated[SuiteMeasure | EvidenceMeasure, Field(discriminator="kind")]
 
 
+class Grading(_Strict):
+    """Grades relative to a reference model's unsafe rate, as AILuminate grades hazards."""
+
+    reference_rate: float = Field(
+        gt=0.0, le=1.0, description="the reference model's unsafe rate on the same items"
+    )
+    minimum_grade: GradeName = Field("good", description="the lowest grade that passes")
+
+
 class Requirement(_Strict):
     """What must hold for a clause: a measure, a threshold and how to decide it."""
 
@@ -123,6 +141,13 @@ class Requirement(_Strict):
     confidence: float = Field(0.95, ge=0.5, le=0.999)
     errors: ErrorPolicy = "as_failure"
     applicability: str = Field("", description="when the requirement applies")
+    sample: int | None = Field(
+        None, ge=1, description="items to draw from the suite, stratified by risk (default: all)"
+    )
+    grading: Grading | None = Field(None, description="for rule: graded")
+    judge_correction: bool = Field(
+        True, description="fold a judge's measured error rates into the interval when known"
+    )
 
     @field_validator("id")
     @classmethod
@@ -131,8 +156,12 @@ class Requirement(_Strict):
 
     @model_validator(mode="after")
     def _threshold_for_rates(self) -> Requirement:
-        if self.measure.kind == "suite" and self.threshold is None:
+        if self.measure.kind == "suite" and self.threshold is None and self.rule != "graded":
             raise ValueError("a suite measure needs a threshold")
+        if (self.rule == "graded") != (self.grading is not None):
+            raise ValueError("rule 'graded' and a 'grading' section go together")
+        if self.rule == "graded" and self.measure.kind != "suite":
+            raise ValueError("rule 'graded' grades a suite measure")
         return self
 
     def decision_rule(self) -> DecisionRule:
@@ -141,6 +170,14 @@ class Requirement(_Strict):
             return PointEstimate(error_policy=self.errors)
         if self.rule == "sequential":
             return SequentialRule(confidence=self.confidence, error_policy=self.errors)
+        if self.rule == "graded":
+            assert self.grading is not None  # checked when the requirement was validated
+            return Graded(
+                reference_rate=self.grading.reference_rate,
+                minimum_grade=Grade(self.grading.minimum_grade),
+                confidence=self.confidence,
+                error_policy=self.errors,
+            )
         return ConfidenceBound(confidence=self.confidence, error_policy=self.errors)
 
 

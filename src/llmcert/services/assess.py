@@ -1,0 +1,253 @@
+"""The assessment service: a standard on a model, clause by clause.
+
+Orchestration only. The standard is loaded and checked, the model identified
+once, every suite the requirements name is run once (drawing only the items
+needed), evidence checks are run, and the verdicts, the clause ledger and the
+links to every response are written as ``assessment.json`` and
+``assessment.html`` (and JUnit XML on request). Re-running the same command
+resumes from the journal without calling the model again for finished units.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmcert._hashing import digest_json, short
+from llmcert.errors import SpecError
+from llmcert.models import ModelBackend, ModelRef, open_backend
+
+if TYPE_CHECKING:
+    from llmcert.engine import ProgressSink, RetryPolicy
+    from llmcert.report._assessment import Assessment
+
+#: What ``llmcert assess`` assesses when given no standard.
+DEFAULT_STANDARD = "gbt-45654-2025"
+
+
+@dataclass(frozen=True)
+class AssessRequest:
+    model: str = "embedded"
+    standard: str = DEFAULT_STANDARD
+    #: Local dataset copies by suite name, for suites built on importers.
+    data: Mapping[str, Path] = field(default_factory=dict)
+    #: Documents supplied for attestation checks, by document name.
+    evidence: Mapping[str, Path] = field(default_factory=dict)
+    #: Clauses the assessor declares not applicable, with the justification.
+    not_applicable: Mapping[str, str] = field(default_factory=dict)
+    #: Draw at most this many items per suite (for trial runs; verdicts say if too few).
+    limit: int | None = None
+    concurrency: int = 8
+    seed: int = 0
+    output: Path = Path("llmcert-output")
+    junit: Path | None = None
+    command: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class AssessOutcome:
+    assessment: Assessment
+    json_path: Path
+    html_path: Path
+    junit_path: Path | None
+
+
+#: Makes one progress sink per suite, so each bar can be labelled with its suite.
+ProgressFactory = Callable[[str], "ProgressSink | None"]
+
+
+async def assess(
+    request: AssessRequest,
+    *,
+    progress: ProgressFactory | None = None,
+    backend: ModelBackend | None = None,
+    retry: RetryPolicy | None = None,
+) -> AssessOutcome:
+    """Assess a model against a standard; resumable by re-running the same request."""
+    from llmcert.services import _assess_decide as decide
+    from llmcert.services import _assess_run as runner
+    from llmcert.services._environment import capture_environment
+    from llmcert.services._evidence import EvidenceContext, run_check
+    from llmcert.standards._catalog import load_standard, resolve_standard_path
+    from llmcert.standards._spec import EvidenceMeasure, SuiteMeasure
+
+    started = datetime.now(UTC)
+    if request.limit is not None and request.limit < 1:
+        raise SpecError("--limit must be at least 1")
+    source = resolve_standard_path(request.standard)
+    spec = load_standard(source)
+    _check_request(request, spec)
+    ref = ModelRef.parse(request.model)
+    base = None if source.parent == _builtin_dir() else source.parent
+    ctx = EvidenceContext(data=request.data, attachments=request.evidence, base=base)
+    skipped = _skipped_requirements(spec, request.not_applicable)
+    plans = runner.suite_plans([r for r in spec.requirements if r.id not in skipped], base)
+    for plan in plans:  # a missing dataset or a broken suite fails before any model call
+        _preflight(plan, request)
+
+    model = backend if backend is not None else open_backend(ref)
+    from llmcert.services.evaluate import _identify
+
+    try:
+        identity = await _identify(model, request.seed)
+        assessment_id = short(
+            digest_json(
+                {
+                    "standard": spec.ref,
+                    "model": identity.digest,
+                    "seed": request.seed,
+                    "limit": request.limit,
+                }
+            ),
+            16,
+        )
+        out_dir = request.output / f"assessment-{spec.id}-{assessment_id[:8]}"
+        runs: dict[str, runner.SuiteRun] = {}
+        for plan in plans:
+            runs[plan.suite] = await runner.run_plan(
+                plan,
+                model=model,
+                identity=identity,
+                data=request.data.get(plan.suite),
+                limit=request.limit,
+                concurrency=request.concurrency,
+                seed=request.seed,
+                journal_dir=request.output,
+                runs_dir=out_dir / "runs",
+                command=request.command,
+                progress=progress(plan.suite) if progress is not None else None,
+                retry=retry,
+            )
+    finally:
+        if backend is None:
+            await model.aclose()
+
+    results = []
+    for req in spec.requirements:
+        if req.id in skipped:
+            results.append(decide.not_applicable(req, skipped[req.id]))
+        elif isinstance(req.measure, SuiteMeasure):
+            results.append(decide.decide_suite_requirement(req, runs[req.measure.suite], out_dir))
+        else:
+            assert isinstance(req.measure, EvidenceMeasure)
+            check = run_check(req.measure.check, req.measure.params, ctx)
+            results.append(decide.from_check(req, check))
+    verdict, counts, explanation = decide.overall(results)
+    return _write(
+        request,
+        spec=spec,
+        source=request.standard,
+        identity=identity.to_dict(),
+        assessment_id=assessment_id,
+        out_dir=out_dir,
+        started=started,
+        results=results,
+        ledger=decide.clause_ledger(spec, results, request.not_applicable),
+        overall=(verdict, counts, explanation),
+        environment=capture_environment(),
+    )
+
+
+def _builtin_dir() -> Path:
+    from llmcert.standards._catalog import builtin_standard_path
+
+    path = builtin_standard_path(DEFAULT_STANDARD)
+    assert path is not None
+    return path.parent
+
+
+def _check_request(request: AssessRequest, spec: Any) -> None:
+    clause_ids = {c.id for c in spec.clauses}
+    for clause_id in request.not_applicable:
+        if clause_id not in clause_ids:
+            raise SpecError(
+                f"--not-applicable names clause {clause_id!r}, which {spec.ref} does not have"
+            )
+    suites = {r.measure.suite for r in spec.requirements if r.measure.kind == "suite"}
+    for name in request.data:
+        if name not in suites:
+            known = ", ".join(sorted(suites)) or "none"
+            raise SpecError(f"--data names suite {name!r}, which {spec.ref} does not use ({known})")
+
+
+def _skipped_requirements(spec: Any, clauses: Mapping[str, str]) -> dict[str, str]:
+    return {r.id: clauses[r.clause] for r in spec.requirements if r.clause in clauses}
+
+
+def _preflight(plan: Any, request: AssessRequest) -> None:
+    from llmcert.suites import load_suite
+
+    data = request.data.get(plan.suite)
+    try:
+        load_suite(plan.location, data=data)
+    except SpecError as exc:
+        if data is None:
+            raise SpecError(
+                f"suite {plan.suite} cannot be loaded ({exc.message}); if it imports a public "
+                f"dataset, pass a local copy with --data {plan.suite}=PATH"
+            ) from exc
+        raise
+
+
+def _write(
+    request: AssessRequest,
+    *,
+    spec: Any,
+    source: str,
+    identity: dict[str, Any],
+    assessment_id: str,
+    out_dir: Path,
+    started: datetime,
+    results: list[Any],
+    ledger: list[Any],
+    overall: tuple[Any, Any, str],
+    environment: Any,
+) -> AssessOutcome:
+    from llmcert.report import (
+        write_assessment_html,
+        write_assessment_json,
+        write_junit,
+    )
+    from llmcert.report._assessment import Assessment, StandardInfo
+
+    verdict, counts, explanation = overall
+    assessment = Assessment(
+        assessment_id=assessment_id,
+        started_at=started.isoformat(),
+        finished_at=datetime.now(UTC).isoformat(),
+        command=list(request.command),
+        standard=StandardInfo(
+            id=spec.id,
+            version=spec.version,
+            title=spec.title,
+            status=spec.status.value,
+            digest=digest_json(spec.model_dump(mode="json")),
+            source=source,
+        ),
+        model=identity,
+        verdict=verdict,
+        summary=counts,
+        explanation=explanation,
+        requirements=results,
+        clauses=ledger,
+        environment=environment,
+        seed=request.seed,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, html_path = out_dir / "assessment.json", out_dir / "assessment.html"
+    write_assessment_json(assessment, json_path)
+    write_assessment_html(assessment, html_path)
+    if request.junit is not None:
+        write_junit(assessment, request.junit)
+    return AssessOutcome(assessment, json_path, html_path, request.junit)
+
+
+def assess_sync(request: AssessRequest, **kwargs: Any) -> AssessOutcome:
+    return asyncio.run(assess(request, **kwargs))
+
+
+__all__ = ["DEFAULT_STANDARD", "AssessOutcome", "AssessRequest", "assess", "assess_sync"]
