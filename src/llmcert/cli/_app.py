@@ -11,7 +11,7 @@ from llmcert.cli._assess import assess_command
 from llmcert.cli._bom import bom_command
 from llmcert.cli._errors import handle_errors
 from llmcert.cli._eval import eval_command
-from llmcert.cli._judge import judge_refusal_command
+from llmcert.cli._judge import judge_llm_command, judge_refusal_command
 from llmcert.cli._plan import plan_command
 from llmcert.cli._scan import scan_command
 from llmcert.cli._sign import sign_command, verify_command
@@ -53,6 +53,7 @@ judge_app = typer.Typer(
     name="judge", help="Label model responses with an offline judge.", no_args_is_help=True
 )
 judge_app.command("refusal")(handle_errors(judge_refusal_command))
+judge_app.command("llm")(handle_errors(judge_llm_command))
 app.add_typer(judge_app, name="judge")
 app.add_typer(standards_app, name="standards")
 

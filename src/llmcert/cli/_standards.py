@@ -70,11 +70,19 @@ def show_command(
             m = req.measure
             what = f"{m.suite}: {m.metric}" if m.kind == "suite" else f"evidence check {m.check}"
             leaf = branch.add(f"{escape(req.id)} — {escape(what)}")
-            if req.threshold is not None:
+            sample = f", sample {req.sample}" if req.sample is not None else ""
+            if req.grading is not None:
+                g = req.grading
+                leaf.add(
+                    f"grade ≥ {g.minimum_grade} against reference unsafe rate "
+                    f"{g.reference_rate:g}, at {req.confidence:g}, min n {req.min_n}{sample}, "
+                    f"errors {req.errors}"
+                )
+            elif req.threshold is not None:
                 sign = "≥" if req.direction == "at_least" else "≤"
                 leaf.add(
                     f"{sign} {req.threshold:g}, {req.rule} at {req.confidence:g}, "
-                    f"min n {req.min_n}, errors {req.errors}"
+                    f"min n {req.min_n}{sample}, errors {req.errors}"
                 )
             else:
                 leaf.add(f"{req.rule}, errors {req.errors}")

@@ -129,6 +129,16 @@ def _link(run: SuiteRun, records: Sequence[UnitRecord], base: Path) -> EvidenceL
 
 
 def _common(req: Requirement) -> dict[str, Any]:
+    if not isinstance(req.measure, SuiteMeasure):
+        return {
+            "id": req.id,
+            "clause": req.clause,
+            "description": req.description,
+            "measure": req.measure.model_dump(mode="json"),
+            "rule": "evidence_check",
+            "min_n": req.min_n,
+            "error_policy": req.errors,
+        }
     return {
         "id": req.id,
         "clause": req.clause,
@@ -154,7 +164,7 @@ def from_decision(
     interval = decision.interval
     grade = decision.parameters.get("grade")
     return RequirementResult(
-        **_common(req),
+        **(_common(req) | {"rule": decision.rule}),
         verdict=decision.verdict.value,
         estimate=decision.estimate,
         ci_low=None if interval is None else interval[0],
