@@ -80,3 +80,17 @@ def test_bad_input_is_one_error_line_and_exit_3(
     assert err.startswith("error:")
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_usage_error_exits_3_so_that_2_means_inconclusive() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "llmcert", "assess", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert "No such option" in done.stderr

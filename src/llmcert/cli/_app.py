@@ -9,7 +9,7 @@ import typer
 from llmcert._version import __version__
 from llmcert.cli._assess import assess_command
 from llmcert.cli._bom import bom_command
-from llmcert.cli._errors import handle_errors
+from llmcert.cli._errors import EXIT_ERROR, command_started, handle_errors
 from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_llm_command, judge_refusal_command
 from llmcert.cli._plan import plan_command
@@ -59,7 +59,14 @@ app.add_typer(standards_app, name="standards")
 
 
 def main() -> None:
-    app(prog_name="llmcert")
+    """Run the CLI; a command-line usage error exits 3 like every other error, so that
+    exit 2 means only "inconclusive" (``assess``) to a CI job."""
+    try:
+        app(prog_name="llmcert")
+    except SystemExit as exc:
+        if exc.code == 2 and not command_started():
+            raise SystemExit(EXIT_ERROR) from None
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,13 @@ EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 3, 130
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Set once a command body runs; an exit before that is the parser's usage error.
+_started: list[bool] = []
+
+
+def command_started() -> bool:
+    return bool(_started)
+
 
 def handle_errors(fn: F) -> F:
     """Turn llmcert errors into one line on stderr and a non-zero exit."""
@@ -21,6 +28,7 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from llmcert.errors import LlmcertError
 
+        _started.append(True)
         try:
             return fn(*args, **kwargs)
         except LlmcertError as exc:
