@@ -8,10 +8,13 @@ import typer
 
 from llmcert._version import __version__
 from llmcert.cli._assess import assess_command
+from llmcert.cli._audit import audit_verify_command
 from llmcert.cli._bom import bom_command
+from llmcert.cli._certify import cert_verify_command, certify_command
 from llmcert.cli._errors import EXIT_ERROR, command_started, handle_errors
 from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_llm_command, judge_refusal_command
+from llmcert.cli._monitor import monitor_command
 from llmcert.cli._plan import plan_command
 from llmcert.cli._scan import scan_command
 from llmcert.cli._sign import sign_command, verify_command
@@ -48,14 +51,27 @@ app.command("sign")(handle_errors(sign_command))
 app.command("verify")(handle_errors(verify_command))
 app.command("plan")(handle_errors(plan_command))
 app.command("assess")(handle_errors(assess_command))
+app.command("certify")(handle_errors(certify_command))
+app.command("monitor")(handle_errors(monitor_command))
 
 judge_app = typer.Typer(
-    name="judge", help="Label model responses with an offline judge.", no_args_is_help=True
+    name="judge",
+    help="Label model responses with a judge: the offline refusal judge or an LLM.",
+    no_args_is_help=True,
 )
 judge_app.command("refusal")(handle_errors(judge_refusal_command))
 judge_app.command("llm")(handle_errors(judge_llm_command))
 app.add_typer(judge_app, name="judge")
 app.add_typer(standards_app, name="standards")
+
+cert_app = typer.Typer(name="cert", help="Verify certificates offline.", no_args_is_help=True)
+cert_app.command("verify")(handle_errors(cert_verify_command))
+app.add_typer(cert_app, name="cert")
+audit_app = typer.Typer(
+    name="audit", help="Check the registry's tamper-evident audit log.", no_args_is_help=True
+)
+audit_app.command("verify")(handle_errors(audit_verify_command))
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -1,0 +1,117 @@
+"""``llmcert serve``: run the registry's API and web pages; ``serve token create`` bootstraps access.
+
+FastAPI, uvicorn and the registry load inside the commands, so ``llmcert
+--help`` stays fast. Secrets never come from the command line: the signing key's
+passphrase is read from ``LLMCERT_KEY_PASSPHRASE`` by the key loader, and a new
+token's secret is printed once, to stdout, and kept only as a hash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llmcert.cli._errors import handle_errors
+
+serve_app = typer.Typer(
+    name="serve",
+    help="Run the certification registry (REST API + web pages) with uvicorn.",
+    invoke_without_command=True,
+)
+token_app = typer.Typer(name="token", help="Manage API tokens directly in the registry.")
+serve_app.add_typer(token_app, name="token")
+
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="database URL (sqlite:///… or postgresql://…); default $LLMCERT_DATABASE_URL, "
+        "else the local SQLite registry",
+        show_default=False,
+    ),
+]
+
+
+@serve_app.callback()
+@handle_errors
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port", min=0, max=65535)] = 8000,
+    registry: RegistryOption = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            envvar="LLMCERT_SIGNING_KEY",
+            help="issuer's ECDSA private key (PEM); passphrase from $LLMCERT_KEY_PASSPHRASE",
+            show_default=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            envvar="LLMCERT_SIGNING_PUBLIC_KEY",
+            help="the matching public key (default: KEY with .pub.pem)",
+            show_default=False,
+        ),
+    ] = None,
+    issuer: Annotated[str | None, typer.Option(help="issuer name on certificates")] = None,
+    validity_days: Annotated[int, typer.Option(help="certificate validity", min=1)] = 365,
+    output: Annotated[Path, typer.Option(help="where assessments of filings are written")] = Path(
+        "llmcert-server"
+    ),
+    concurrency: Annotated[int, typer.Option(help="assessments run at once", min=1)] = 1,
+) -> None:
+    """Serve the registry: JSON API under /api/v1, spec at /openapi.json, pages at /."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from llmcert.registry import open_registry
+    from llmcert.server import Limits, SigningConfig, create_app
+    from llmcert.server._services_worker import services_worker
+
+    signing = SigningConfig.from_env(
+        key, public_key=public_key, issuer=issuer, validity_days=validity_days
+    )
+    store = open_registry(registry)
+    try:
+        app = create_app(
+            store,
+            worker=services_worker(store, output, concurrency=concurrency),
+            signing=signing,
+            limits=Limits(),
+        )
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            typer.echo(
+                f"warning: listening on {host}; put TLS in front (the session cookie needs it)",
+                err=True,
+            )
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+    finally:
+        store.close()
+
+
+@token_app.command("create")
+@handle_errors
+def token_create_command(
+    name: Annotated[str, typer.Option("--name", help="who the token is for")],
+    role: Annotated[str, typer.Option("--role", help="applicant, assessor or admin")] = "admin",
+    registry: RegistryOption = None,
+) -> None:
+    """Create a token and print its secret once (bootstrap the first admin with this)."""
+    from llmcert.registry import open_registry
+
+    store = open_registry(registry)
+    try:
+        token_id, secret = store.create_token(name, role, actor="cli:serve-token-create")
+    finally:
+        store.close()
+    typer.echo(
+        f"token {token_id} ({role}) created for {name}; the secret is shown only once:", err=True
+    )
+    typer.echo(secret)
