@@ -16,11 +16,17 @@
     ├── IdentityChanged           the model's identity changed during a run
     ├── JournalError              the run journal cannot be opened or belongs elsewhere
     ├── ScoringError              a scorer could not score a response
-    └── SupplyChainError          an artefact cannot be scanned, identified, described or signed
-        ├── ArtefactError         missing, a symlink, a special file, an odd name (supplychain.identity)
-        ├── BomInvalid            a BOM fails the CycloneDX schema (supplychain.bom)
-        └── SigningError          a key or signature tool cannot be used (supplychain.signing)
+    ├── SupplyChainError          an artefact cannot be scanned, identified, described or signed
+    │   ├── ArtefactError         missing, a symlink, a special file, an odd name (supplychain.identity)
+    │   ├── BomInvalid            a BOM fails the CycloneDX schema (supplychain.bom)
+    │   └── SigningError          a key or signature tool cannot be used (supplychain.signing)
+    ├── CertificateError          a certificate cannot be issued or read (certificates)
+    │   └── VerdictNotCertifiable only a PASS assessment is certified
+    └── RegistryError             the registry cannot do what was asked (registry)
+        ├── RecordNotFound        no model, filing, certificate or token with that id
+        └── IllegalTransition     the filing or certificate state machine forbids the move
 
+Subclasses defined beside the code that raises them are listed with their package.
 Errors carry context as data (path, line, field, unit key); the CLI renders them.
 """
 

@@ -17,6 +17,7 @@ from llmcert.cli._judge import judge_llm_command, judge_refusal_command
 from llmcert.cli._monitor import monitor_command
 from llmcert.cli._plan import plan_command
 from llmcert.cli._scan import scan_command
+from llmcert.cli._serve import serve_app
 from llmcert.cli._sign import sign_command, verify_command
 from llmcert.cli._standards import standards_app
 
@@ -72,6 +73,7 @@ audit_app = typer.Typer(
 )
 audit_app.command("verify")(handle_errors(audit_verify_command))
 app.add_typer(audit_app, name="audit")
+app.add_typer(serve_app, name="serve")
 
 
 def main() -> None:

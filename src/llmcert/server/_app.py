@@ -1,0 +1,118 @@
+"""``create_app``: one FastAPI application over one registry, built from arguments only.
+
+Nothing is global: two apps in one process (as in the tests) share nothing but
+code. The signing keys are checked here, at start-up, so a misconfigured
+server fails before it accepts a filing rather than at the first approval.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from llmcert._version import __version__
+from llmcert.registry import Registry
+from llmcert.server._api import build_api_router
+from llmcert.server._auth import ACCESS
+from llmcert.server._config import Limits, SigningConfig
+from llmcert.server._http import GuardMiddleware, install_error_handlers
+from llmcert.server._pages import build_page_router, html_error
+from llmcert.server._state import ServerState
+from llmcert.server._worker import AssessmentWorker, FilingProcessor
+
+_DESCRIPTION = (
+    "Certification registry of llmcert: applicants register models and file them against a "
+    "standard with their evidence; the assessment runs in the background; assessors review "
+    "and approve or reject; approval issues a signed certificate anyone can verify."
+)
+
+
+def create_app(
+    registry: Registry,
+    *,
+    worker: AssessmentWorker,
+    signing: SigningConfig,
+    limits: Limits,
+) -> FastAPI:
+    """The REST API (``/api/v1``, spec at ``/openapi.json``) and the web pages, over ``registry``."""
+    key_id = signing.check()
+    processor = FilingProcessor(registry, worker)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await processor.resume()
+        try:
+            yield
+        finally:
+            await processor.cancel()
+            close = getattr(worker, "aclose", None)
+            if close is not None:
+                await close()
+
+    app = FastAPI(
+        title="llmcert registry",
+        version=__version__,
+        description=_DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url=None,  # the interactive docs pull scripts from a CDN; the CSP forbids that
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.server = ServerState(
+        registry=registry,
+        signing=signing,
+        limits=limits,
+        processor=processor,
+        key_id=key_id,
+        public_key_pem=signing.public_key_path.read_text(encoding="ascii"),
+    )
+    app.state.registry = registry
+    app.state.csrf_key = secrets.token_bytes(32)
+    app.state.html_error = html_error
+    install_error_handlers(app)
+    routers = (build_api_router(), build_page_router())
+    for router in routers:
+        app.include_router(router)
+    app.state.route_table = _route_table(routers)
+    app.add_middleware(GuardMiddleware, max_body=limits.request_bytes)
+    return app
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    name: str
+    method: str
+    path: str
+
+
+def _route_table(routers: tuple[APIRouter, ...]) -> tuple[RouteInfo, ...]:
+    """Every endpoint; fails unless the authorisation matrix names exactly these."""
+    table = tuple(
+        RouteInfo(route.name, method, route.path)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods or ())
+    )
+    names = {info.name for info in table}
+    if names != set(ACCESS):
+        missing, stale = sorted(names - set(ACCESS)), sorted(set(ACCESS) - names)
+        raise RuntimeError(f"authorisation matrix out of date: unlisted {missing}, unused {stale}")
+    return table
+
+
+def routes_of(app: FastAPI) -> tuple[RouteInfo, ...]:
+    """The app's endpoints (name, method, path), e.g. to walk the authorisation matrix."""
+    table: tuple[RouteInfo, ...] = app.state.route_table
+    return table
+
+
+def processor_of(app: FastAPI) -> FilingProcessor:
+    """The app's filing processor (``await processor_of(app).drain()`` waits for assessments)."""
+    state: ServerState = app.state.server
+    return state.processor
