@@ -10,7 +10,6 @@ template only places it.
 
 from __future__ import annotations
 
-import functools
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from llmcert.report._assessment import (
     RequirementResult,
 )
 from llmcert.report._assessment_io import assessment_digest
-from llmcert.report._html import _asset, _csp_hash, fmt, show
+from llmcert.report._html import _asset, _csp_hash, fmt, show, template
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -284,20 +283,8 @@ def build_chart(requirements: list[RequirementResult]) -> Chart | None:
     )
 
 
-@functools.lru_cache(maxsize=1)
 def _template() -> Template:
-    from jinja2 import Environment, StrictUndefined
-
-    env = Environment(
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["show"] = show
-    env.filters["fmt"] = fmt
-    return env.from_string(_asset("assessment.html.j2"))
+    return template("assessment.html.j2")
 
 
 def _css() -> str:

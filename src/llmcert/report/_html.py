@@ -337,8 +337,9 @@ def _csp_hash(text: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _template() -> Template:
+@functools.lru_cache(maxsize=4)
+def template(name: str) -> Template:
+    """A packaged template, always autoescaped and strict about undefined names."""
     from jinja2 import Environment, StrictUndefined
 
     env = Environment(
@@ -351,7 +352,11 @@ def _template() -> Template:
     env.filters["show"] = show
     env.filters["fmt"] = fmt
     env.globals["group_label"] = group_label
-    return env.from_string(_asset("report.html.j2"))
+    return env.from_string(_asset(name))
+
+
+def _template() -> Template:
+    return template("report.html.j2")
 
 
 def preload_html() -> None:

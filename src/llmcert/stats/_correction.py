@@ -37,8 +37,9 @@ from llmcert.stats._decision import (
     ErrorPolicy,
     Oriented,
     Verdict,
+    blocked_words,
     check_rule_inputs,
-    missing_words,
+    decision_maker,
     orient,
 )
 from llmcert.stats._exact import MAX_ITEMS, check_unit
@@ -281,24 +282,9 @@ class CorrectedBound:
         }
         req = f"{'≥' if direction == 'at_least' else '≤'} {threshold:g}"
 
-        def make(
-            verdict: Verdict, interval: tuple[float, float] | None, more: int | None, text: str
-        ) -> Decision:
-            return Decision(
-                verdict,
-                self.name,
-                params,
-                threshold,
-                direction,
-                self.confidence,
-                estimate,
-                interval,
-                counts,
-                o.n,
-                min_n,
-                more,
-                text,
-            )
+        make = decision_maker(
+            self.name, params, threshold, direction, self.confidence, estimate, counts, o.n, min_n
+        )
 
         if o.n == 0:
             return make(Verdict.INCONCLUSIVE, None, None, f"No item was scored to decide {req}.")
@@ -320,8 +306,7 @@ class CorrectedBound:
                 Verdict.INCONCLUSIVE,
                 interval,
                 None,
-                f"{missing_words(counts)} leave the verdict open under the "
-                "'inconclusive_if_any' policy; re-run them to decide.",
+                blocked_words(counts),
             )
         if low >= o.threshold and o.n >= min_n:
             return make(

@@ -30,7 +30,7 @@ score) are never dropped silently; each rule takes an ``ErrorPolicy``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -203,6 +203,52 @@ def missing_words(counts: Counts) -> str:
     return " and ".join(parts)
 
 
+Make = Callable[[Verdict, "tuple[float, float] | None", "int | None", str], Decision]
+
+
+def decision_maker(
+    rule: str,
+    parameters: Mapping[str, Any],
+    threshold: float,
+    direction: Direction,
+    confidence: float | None,
+    estimate: float | None,
+    counts: Counts,
+    n_used: int,
+    min_n: int,
+) -> Make:
+    """A Decision builder with everything but the outcome fixed, for a rule's many exits."""
+
+    def make(
+        verdict: Verdict, interval: tuple[float, float] | None, more: int | None, text: str
+    ) -> Decision:
+        return Decision(
+            verdict,
+            rule,
+            parameters,
+            threshold,
+            direction,
+            confidence,
+            estimate,
+            interval,
+            counts,
+            n_used,
+            min_n,
+            more,
+            text,
+        )
+
+    return make
+
+
+def blocked_words(counts: Counts) -> str:
+    """Why the 'inconclusive_if_any' policy leaves a verdict open."""
+    return (
+        f"{missing_words(counts)} leave the verdict open under the "
+        "'inconclusive_if_any' policy; re-run them to decide."
+    )
+
+
 @dataclass(frozen=True)
 class PointEstimate:
     """The observed rate against the threshold, for information only.
@@ -296,24 +342,9 @@ class ConfidenceBound:
         estimate = None if o.estimate is None else o.outward(o.estimate, direction)
         req = _rate_words(direction, threshold)
 
-        def make(
-            verdict: Verdict, interval: tuple[float, float] | None, more: int | None, text: str
-        ) -> Decision:
-            return Decision(
-                verdict,
-                self.name,
-                params,
-                threshold,
-                direction,
-                self.confidence,
-                estimate,
-                interval,
-                counts,
-                o.n,
-                min_n,
-                more,
-                text,
-            )
+        make = decision_maker(
+            self.name, params, threshold, direction, self.confidence, estimate, counts, o.n, min_n
+        )
 
         if o.n == 0:
             return make(
@@ -336,8 +367,7 @@ class ConfidenceBound:
                 Verdict.INCONCLUSIVE,
                 interval,
                 None,
-                f"{missing_words(counts)} leave the verdict open under the "
-                "'inconclusive_if_any' policy; re-run them to decide.",
+                blocked_words(counts),
             )
         if low >= o.threshold and o.n >= min_n:
             return make(

@@ -28,8 +28,9 @@ from llmcert.stats._decision import (
     Direction,
     ErrorPolicy,
     Verdict,
+    blocked_words,
     check_rule_inputs,
-    missing_words,
+    decision_maker,
     orient,
 )
 from llmcert.stats._exact import check_unit, further_items_to_decide
@@ -179,24 +180,9 @@ class Graded:
             f"grade ≥ {self.minimum_grade.value} (reference unsafe rate {self.reference_rate:g})"
         )
 
-        def make(
-            verdict: Verdict, interval: tuple[float, float] | None, more: int | None, text: str
-        ) -> Decision:
-            return Decision(
-                verdict,
-                self.name,
-                params,
-                threshold,
-                direction,
-                self.confidence,
-                unsafe,
-                interval,
-                counts,
-                o.n,
-                min_n,
-                more,
-                text,
-            )
+        make = decision_maker(
+            self.name, params, threshold, direction, self.confidence, unsafe, counts, o.n, min_n
+        )
 
         if o.n == 0 or unsafe is None:
             return make(Verdict.INCONCLUSIVE, None, None, f"No item was scored, so no {target}.")
@@ -215,8 +201,7 @@ class Graded:
                 Verdict.INCONCLUSIVE,
                 interval,
                 None,
-                f"{missing_words(counts)} leave the verdict open under the "
-                "'inconclusive_if_any' policy; re-run them to decide.",
+                blocked_words(counts),
             )
         if low >= self.minimum_grade and o.n >= min_n:
             return make(

@@ -38,8 +38,8 @@ from llmcert.stats._decision import (
     ErrorPolicy,
     Oriented,
     Verdict,
+    blocked_words,
     check_rule_inputs,
-    missing_words,
     orient,
 )
 from llmcert.stats._exact import first_reaching
@@ -236,10 +236,7 @@ class Sequential:
         elif verdict is Verdict.FAIL:
             text = f"Evidence against {req} reached {params['e_value_fail']:.4g} ≥ {bar} after {o.n} items."
         elif o.blocked:
-            text = (
-                f"{missing_words(counts)} leave the verdict open under the "
-                "'inconclusive_if_any' policy; re-run them to decide."
-            )
+            text = blocked_words(counts)
         else:
             more = self._plug_in_more(o, alpha, min_n)
             hint = (
