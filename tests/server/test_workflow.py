@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from llmcert._hashing import digest_bytes
-from llmcert.registry import verify_audit
-from llmcert.server import QueueWorker, WorkerResult
-from tests.server.conftest import STANDARD_REF, Server
+from llmcert.registry import FilingStatus, Registry, verify_audit
+from llmcert.server import (
+    Limits,
+    QueueWorker,
+    SigningConfig,
+    WorkerResult,
+    create_app,
+    processor_of,
+)
+from tests.server.conftest import STANDARD_REF, FakeWorker, Server, identity_for
 
 
 def audit_size(server: Server) -> int:
@@ -365,3 +373,27 @@ async def test_approving_an_approved_filing_without_certificate_finishes_it(
     )
     assert again.status_code == 409
     assert len(server.registry.search_certificates()) == 1
+
+
+async def test_a_restart_requeues_filings_left_mid_assessment(
+    registry: Registry, keys: tuple[Path, Path], limits: Limits
+) -> None:
+    identity = identity_for("interrupted")
+    model = registry.register_model(
+        name="interrupted",
+        ref=identity.ref,
+        identity_digest=identity.digest,
+        owner="app-1",
+        actor="test",
+    )
+    filing = registry.submit_filing(model.id, STANDARD_REF, applicant="app-1", actor="test")
+    registry.transition_filing(filing.id, FilingStatus.ASSESSING, actor="test")
+    worker = FakeWorker(registry, identities={"interrupted": identity})
+    signing = SigningConfig(keys[0], keys[1], issuer="Test Registry", validity_days=30)
+    app = create_app(registry, worker=worker, signing=signing, limits=limits)
+    async with app.router.lifespan_context(app):
+        await processor_of(app).drain()
+    assert worker.seen == [filing.id]
+    assert registry.get_filing(filing.id).status == FilingStatus.AWAITING_REVIEW
+    notes = [e.payload for e in registry.audit_entries(subject=f"filing:{filing.id}", limit=50)]
+    assert any("requeued" in str(n) for n in notes)

@@ -42,7 +42,8 @@ C = CertificateStatus
 
 FILING_TRANSITIONS: dict[FilingStatus, frozenset[FilingStatus]] = {
     F.SUBMITTED: frozenset({F.ASSESSING}),
-    F.ASSESSING: frozenset({F.AWAITING_REVIEW}),
+    # Back to submitted only to requeue an assessment a restart interrupted.
+    F.ASSESSING: frozenset({F.AWAITING_REVIEW, F.SUBMITTED}),
     F.AWAITING_REVIEW: frozenset({F.APPROVED, F.REJECTED}),
     F.APPROVED: frozenset({F.CERTIFIED}),
     F.REJECTED: frozenset(),

@@ -136,7 +136,23 @@ class FilingProcessor:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def resume(self) -> list[str]:
-        """Schedule filings left ``submitted`` (e.g. by a restart); returns their ids."""
+        """Schedule filings a restart left behind; returns their ids.
+
+        A filing still ``assessing`` had its assessment cut off: it goes back to
+        ``submitted`` (audited, with the reason) and is assessed again, which the
+        journal makes cheap. This assumes one server drives the workers.
+        """
+        interrupted = await asyncio.to_thread(
+            self.registry.list_filings, status=FilingStatus.ASSESSING
+        )
+        for filing in interrupted:
+            await asyncio.to_thread(
+                self.registry.transition_filing,
+                filing.id,
+                FilingStatus.SUBMITTED,
+                actor=WORKER_ACTOR,
+                note="requeued: the server stopped during the assessment",
+            )
         waiting = await asyncio.to_thread(self.registry.list_filings, status=FilingStatus.SUBMITTED)
         for filing in waiting:
             self.schedule(filing.id)
