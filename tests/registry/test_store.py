@@ -51,6 +51,17 @@ def test_register_and_read_back_a_model(registry: Registry) -> None:
     )
 
 
+def test_find_model_by_identity_digest(registry: Registry) -> None:
+    first = registry.register_model(
+        name="a", ref="embedded", identity_digest=digest_of("x"), owner="o", actor="a"
+    )
+    registry.register_model(
+        name="b", ref="embedded", identity_digest=digest_of("x"), owner="o", actor="a"
+    )
+    assert registry.find_model(digest_of("x")) == first
+    assert registry.find_model(digest_of("y")) is None
+
+
 def test_refused_input_changes_nothing(registry: Registry) -> None:
     before = audit_count(registry)
     with pytest.raises(RegistryError, match="sha256"):

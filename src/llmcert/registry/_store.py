@@ -85,6 +85,18 @@ class Registry(CertificateStore, TokenStore):
         with self._read() as session:
             return ModelRecord.of(self._get(session, ModelRow, model_id, "model"))
 
+    def find_model(self, identity_digest: str) -> ModelRecord | None:
+        """The first model registered with this identity digest, if any."""
+        query = (
+            select(ModelRow)
+            .where(ModelRow.identity_digest == identity_digest)
+            .order_by(ModelRow.created_at, ModelRow.id)
+            .limit(1)
+        )
+        with self._read() as session:
+            row = session.scalar(query)
+            return None if row is None else ModelRecord.of(row)
+
     # -- filings --------------------------------------------------------------
 
     def submit_filing(

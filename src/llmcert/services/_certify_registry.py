@@ -70,17 +70,6 @@ def file_certification(
 
 
 def find_model(registry: Registry, identity_digest: str) -> str | None:
-    """The oldest registered model with this identity digest, if any."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from llmcert.registry._schema import ModelRow
-
-    query = (
-        select(ModelRow.id)
-        .where(ModelRow.identity_digest == identity_digest)
-        .order_by(ModelRow.created_at, ModelRow.id)
-        .limit(1)
-    )
-    with Session(registry.engine) as session:
-        return session.scalar(query)
+    """The id of the first model registered with this identity digest, if any."""
+    found = registry.find_model(identity_digest)
+    return None if found is None else found.id
