@@ -3,6 +3,7 @@ issue on PASS only, refuse on a blocking supply-chain finding, record every deci
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 from pathlib import Path
@@ -16,6 +17,7 @@ from llmcert.models import ModelIdentity
 from llmcert.models.mock import MockBackend
 from llmcert.registry import Registry, open_registry, verify_audit
 from llmcert.report import assessment_digest, load_assessment
+from llmcert.services.assess import AssessRequest
 from llmcert.services.certify import (
     CERTIFICATE_FILE,
     ISSUER_KEY_FILE,
@@ -77,12 +79,19 @@ def standard(tmp_path: Path, *, wrong: int = 0, requirements: str = ACCURACY + S
     return write_standard(tmp_path, requirements)
 
 
+ASSESS_FIELDS = {f.name for f in dataclasses.fields(AssessRequest)}
+
+
 async def run(
     tmp_path: Path, std: Path, backend: MockBackend | None = None, **fields: Any
 ) -> CertifyOutcome:
     fields.setdefault("issuer", ISSUER)
+    assess_fields = {k: fields.pop(k) for k in list(fields) if k in ASSESS_FIELDS}
     request = CertifyRequest(
-        model="mock:echo", standard=str(std), output=tmp_path / "out", **fields
+        AssessRequest(
+            model="mock:echo", standard=str(std), output=tmp_path / "out", **assess_fields
+        ),
+        **fields,
     )
     return await certify(request, backend=backend or MockBackend("echo"))
 

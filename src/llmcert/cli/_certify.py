@@ -122,21 +122,24 @@ def certify_command(
     With neither --key nor $LLMCERT_SIGNING_KEY, an issuer key pair is made once in --output.
     """
     from llmcert.cli._assess import _pairs, _print_assessment, _progress_factory
+    from llmcert.services.assess import AssessRequest
     from llmcert.services.certify import CertifyRequest, certify_sync
 
     env_key = os.environ.get(KEY_ENV, "").strip()
     request = CertifyRequest(
-        model=model,
-        standard=standard,
-        data={k: Path(v) for k, v in _pairs(data or [], "--data").items()},
-        evidence={k: Path(v) for k, v in _pairs(evidence or [], "--evidence").items()},
-        not_applicable=_pairs(not_applicable or [], "--not-applicable"),
-        limit=limit,
-        concurrency=concurrency,
-        seed=seed,
-        junit=junit,
-        command=sys.argv[1:],
-        output=output,
+        AssessRequest(
+            model=model,
+            standard=standard,
+            data={k: Path(v) for k, v in _pairs(data or [], "--data").items()},
+            evidence={k: Path(v) for k, v in _pairs(evidence or [], "--evidence").items()},
+            not_applicable=_pairs(not_applicable or [], "--not-applicable"),
+            limit=limit,
+            concurrency=concurrency,
+            seed=seed,
+            junit=junit,
+            command=sys.argv[1:],
+            output=output,
+        ),
         key=key if key is not None else (Path(env_key) if env_key else None),
         issuer=issuer,
         validity_days=validity_days,

@@ -264,14 +264,13 @@ def build_api_router() -> APIRouter:
     @router.get(
         "/certificates/{certificate_id}", name="get_certificate", response_model=s.CertificateDetail
     )
-    def get_certificate(
+    async def get_certificate(
         request: Request, certificate_id: str, _p: Annotated[Principal, _who("get_certificate")]
     ) -> s.CertificateDetail:
-        registry = server_state(request).registry
-        cert = registry.find_certificate(certificate_id)
-        if cert is None:
+        view = server_state(request).registry.certificate_view(certificate_id)
+        if view is None:
             raise ApiError(404, "not_found", f"no certificate with id {certificate_id!r}")
-        model = registry.get_model(registry.get_filing(cert.filing_id).model_id)
+        cert, _filing, model = view
         return s.CertificateDetail(
             **s.CertificateOut.of(cert, wf.assessment_digest_of(cert)).model_dump(),
             model_name=model.name,
@@ -286,7 +285,7 @@ def build_api_router() -> APIRouter:
             422: {"description": "the document is not a genuine certificate of this registry"}
         },
     )
-    def verify_certificate(
+    async def verify_certificate(
         request: Request, body: s.VerifyIn, _p: Annotated[Principal, _who("verify_certificate")]
     ) -> Any:
         """200 with the verdict for a genuine certificate (valid, expired, revoked …); 422 otherwise."""

@@ -144,11 +144,10 @@ def build_page_router() -> APIRouter:
     def page_certificate(
         request: Request, certificate_id: str, me: Annotated[Principal, _who("page_certificate")]
     ) -> HTMLResponse:
-        registry = server_state(request).registry
-        cert = registry.find_certificate(certificate_id)
-        if cert is None:
+        view = server_state(request).registry.certificate_view(certificate_id)
+        if view is None:
             raise ApiError(404, "not_found", f"no certificate with id {certificate_id!r}")
-        filing = registry.get_filing(cert.filing_id)
+        cert, filing, model = view
         predicate = wf.signed_payload(cert.envelope).get("predicate", {})
         return render(
             request,
@@ -156,7 +155,7 @@ def build_page_router() -> APIRouter:
             me=me,
             cert=cert,
             filing=filing,
-            model=registry.get_model(filing.model_id),
+            model=model,
             predicate=predicate,
             assessment_digest=wf.assessment_digest_of(cert),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
@@ -335,16 +336,27 @@ class Verification:
 
 
 def verify(registry: Registry, signing: SigningConfig, document: Any) -> Verification:
-    """Check a certificate against this server's key and this registry's records."""
+    """Check a certificate against this server's key and this registry's records.
+
+    The registry's record is read once, after the signature holds, and that one
+    snapshot answers both the revocation question and the registry-copy check.
+    """
     if not isinstance(document, dict):
         check = CertificateCheck(CertificateStatus.TAMPERED, "a certificate is a JSON object")
         return Verification(check, problem=("certificate_tampered", check.details))
+    records: dict[str, CertificateRecord | None] = {}
+
+    def record_of(certificate_id: str) -> CertificateRecord | None:
+        if certificate_id not in records:
+            records[certificate_id] = registry.find_certificate(certificate_id)
+        return records[certificate_id]
+
     check = verify_certificate(
-        document, public_key_path=signing.public_key_path, is_revoked=_revocation(registry)
+        document, public_key_path=signing.public_key_path, is_revoked=_revocation(record_of)
     )
     if check.status in (CertificateStatus.TAMPERED, CertificateStatus.WRONG_KEY):
         return Verification(check, problem=(f"certificate_{check.status.value}", check.details))
-    record = registry.find_certificate(check.certificate_id or "")
+    record = record_of(check.certificate_id or "")
     if record is None:
         message = "signed with this registry's key, but this registry never issued it"
         return Verification(check, problem=("unknown_certificate", message))
@@ -360,9 +372,11 @@ def verify(registry: Registry, signing: SigningConfig, document: Any) -> Verific
     return Verification(check, record.status.value)
 
 
-def _revocation(registry: Registry) -> Any:
+def _revocation(
+    record_of: Callable[[str], CertificateRecord | None],
+) -> Callable[[str], str | None]:
     def lookup(certificate_id: str) -> str | None:
-        record = registry.find_certificate(certificate_id)
+        record = record_of(certificate_id)
         if record is None or record.status not in (
             RegistryStatus.REVOKED,
             RegistryStatus.SUSPENDED,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -37,7 +36,6 @@ from llmcert.services._certify_keys import ISSUER_KEY_FILE, ISSUER_PUBLIC_KEY_FI
 from llmcert.services._certify_registry import SCAN_ATTACHMENT
 from llmcert.services._certify_scan import Reason, SupplyChainCheck, scan_model, scan_reasons
 from llmcert.services.assess import (
-    DEFAULT_STANDARD,
     AssessOutcome,
     AssessRequest,
     ProgressFactory,
@@ -66,20 +64,9 @@ class Decision(StrEnum):
 
 @dataclass(frozen=True)
 class CertifyRequest:
-    model: str = "embedded"
-    standard: str = DEFAULT_STANDARD
-    # -- passed through to the assessment (see AssessRequest) --
-    data: Mapping[str, Path] = field(default_factory=dict)
-    evidence: Mapping[str, Path] = field(default_factory=dict)
-    not_applicable: Mapping[str, str] = field(default_factory=dict)
-    limit: int | None = None
-    concurrency: int = 8
-    seed: int = 0
-    junit: Path | None = None
-    command: Sequence[str] = field(default_factory=tuple)
-    # -- certification --
-    output: Path = Path("llmcert-output")
-    #: Issuer private key (PEM); None makes or reuses a key pair under ``output``.
+    #: The assessment to run (model, standard, evidence, output folder, …).
+    assess: AssessRequest = field(default_factory=AssessRequest)
+    #: Issuer private key (PEM); None makes or reuses a key pair under the output folder.
     key: Path | None = None
     issuer: str = DEFAULT_ISSUER
     validity_days: int = 365
@@ -87,21 +74,6 @@ class CertifyRequest:
     registry: str | None = None
     #: Lowest scan severity that blocks certification.
     scan_fail_on: str = "high"
-
-    def assess_request(self) -> AssessRequest:
-        return AssessRequest(
-            model=self.model,
-            standard=self.standard,
-            data=self.data,
-            evidence=self.evidence,
-            not_applicable=self.not_applicable,
-            limit=self.limit,
-            concurrency=self.concurrency,
-            seed=self.seed,
-            output=self.output,
-            junit=self.junit,
-            command=self.command,
-        )
 
 
 @dataclass(frozen=True)
@@ -144,19 +116,21 @@ async def certify(
     from llmcert.supplychain._sign_keys import load_private_key
 
     _check_request(request)
-    spec = load_standard(request.standard)
+    spec = load_standard(request.assess.standard)
     # An unusable key fails now, not after hours of testing; a missing one is made now.
-    key, public_key = issuer_key(request.key, request.output)
+    key, public_key = issuer_key(request.key, request.assess.output)
     load_private_key(key)
     registry = open_registry(request.registry) if request.registry is not None else None
     try:
-        model = backend if backend is not None else open_backend(ModelRef.parse(request.model))
+        model = (
+            backend if backend is not None else open_backend(ModelRef.parse(request.assess.model))
+        )
         try:
-            identity = await _identify(model, request.seed)
+            identity = await _identify(model, request.assess.seed)
             check = await asyncio.to_thread(scan_model, identity, request.scan_fail_on)
             outcome = None
             if not check.blocks:
-                outcome = await assess(request.assess_request(), backend=model, progress=progress)
+                outcome = await assess(request.assess, backend=model, progress=progress)
         finally:
             if backend is None:
                 await model.aclose()
@@ -214,7 +188,7 @@ def _conclude(
 
     if outcome is None:
         decision, reasons = Decision.REFUSED, scan_reasons(check)
-        out_dir = request.output / f"certify-{spec.id}-{short(identity.digest, 8)}"
+        out_dir = request.assess.output / f"certify-{spec.id}-{short(identity.digest, 8)}"
     else:
         decision = _DECISIONS[outcome.assessment.verdict]
         reasons = [
@@ -368,8 +342,8 @@ def _issue(
     if scan_json is not None:
         notes += f" (scan report {digest_bytes(scan_json)})"
     scope = None
-    if request.limit is not None:
-        scope = f"trial assessment: at most {request.limit} items per suite"
+    if request.assess.limit is not None:
+        scope = f"trial assessment: at most {request.assess.limit} items per suite"
     certificate_id = uuid.uuid4().hex
     now = datetime.now(UTC).replace(microsecond=0)
     envelope = issue_certificate(
