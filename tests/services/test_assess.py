@@ -232,6 +232,20 @@ async def test_group_restricts_the_counted_items(tmp_path: Path) -> None:
     assert reqs["accuracy-zh"].n_scored == 20
 
 
+async def test_a_group_the_sample_missed_is_inconclusive_not_an_error(tmp_path: Path) -> None:
+    items = echo_items(40)
+    items[0]["topic"] = "rare"  # one item of the group among forty; strata are languages
+    write_suite(tmp_path / "suite", items)
+    requirement = (
+        ACCURACY.replace("metric: accuracy}", "metric: accuracy, group: {topic: rare}}")
+        + "    sample: 4\n"
+    )
+    outcome = await run(tmp_path, write_standard(tmp_path, requirement))
+    acc = by_id(outcome)["accuracy"]
+    assert acc.verdict == "inconclusive"
+    assert acc.n_scored == 0
+
+
 async def test_not_applicable_clause_needs_no_model_call_for_it(tmp_path: Path) -> None:
     write_suite(tmp_path / "suite", echo_items(20))
     backend = MockBackend("echo")
@@ -332,6 +346,12 @@ async def test_bad_requests_fail_before_any_model_call(tmp_path: Path) -> None:
         await run(tmp_path, standard, backend=backend, not_applicable={"9.9": "x"})
     with pytest.raises(SpecError, match="does not use"):
         await run(tmp_path, standard, backend=backend, data={"gsm8k": tmp_path})
+    no_group = write_standard(
+        tmp_path,
+        ACCURACY.replace("metric: accuracy}", "metric: accuracy, group: {language: fr}}"),
+    )
+    with pytest.raises(SpecError, match="matches the group"):
+        await run(tmp_path, no_group, backend=backend)
     broken = write_standard(tmp_path, ACCURACY.replace("suite/suite.yaml", "missing.yaml"))
     with pytest.raises(SpecError, match=r"missing\.yaml"):
         await run(tmp_path, broken, backend=backend)

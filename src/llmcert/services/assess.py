@@ -179,11 +179,12 @@ def _skipped_requirements(spec: Any, clauses: Mapping[str, str]) -> dict[str, st
 
 
 def _preflight(plan: Any, request: AssessRequest) -> None:
+    from llmcert.services._assess_run import unit_matches
     from llmcert.suites import load_suite
 
     data = request.data.get(plan.suite)
     try:
-        load_suite(plan.location, data=data)
+        suite = load_suite(plan.location, data=data)
     except SpecError as exc:
         if data is None:
             raise SpecError(
@@ -191,6 +192,14 @@ def _preflight(plan: Any, request: AssessRequest) -> None:
                 f"dataset, pass a local copy with --data {plan.suite}=PATH"
             ) from exc
         raise
+    for req in plan.requirements:
+        group = req.measure.group
+        if group and not any(unit_matches(item.metadata, group) for item in suite.items):
+            raise SpecError(
+                f"requirement {req.id}: no item of suite {plan.suite} matches the group "
+                f"{dict(group)}",
+                field="measure.group",
+            )
 
 
 def _write(
