@@ -86,6 +86,13 @@ def test_happy_path_from_filing_to_certificate(registry: Registry) -> None:
     assert (certificate.issued_at, certificate.expires_at) == (ISSUED, EXPIRES)
     assert registry.find_certificate("c-1") == certificate
     assert registry.find_certificate("c-2") is None
+    view = registry.certificate_view("c-1")
+    assert view == (
+        certificate,
+        registry.get_filing(filing.id),
+        registry.get_model(filing.model_id),
+    )
+    assert registry.certificate_view("c-2") is None
     actions = [e.action for e in registry.audit_entries()]
     assert actions == ["model.register", "filing.submit"] + ["filing.transition"] * 3 + [
         "certificate.add"

@@ -238,6 +238,10 @@ class CertificateStore(StoreBase):
 
     def _lookup(self, statement: Select[Any], certificate_id: str) -> RowMapping | None:
         with self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                # One statement reads one snapshot on its own; outside a transaction the
+                # lookup makes one round trip instead of three (BEGIN, SELECT, ROLLBACK).
+                connection.execution_options(isolation_level="AUTOCOMMIT")
             found = connection.execute(statement, {"certificate_id": certificate_id})
             return found.mappings().first()
 

@@ -5,6 +5,11 @@ matrix in ``_auth``), the step itself by ``_workflow``, and registry errors
 become 4xx answers in ``_http``. Registry calls are blocking, so plain ``def``
 handlers run in the thread pool; the filing upload is ``async`` to read files
 and hand the filing to the background processor.
+
+The public certificate lookup and verification are ``async`` and call the
+registry inline instead: each is one primary-key read (plus a signature check),
+and under load the hand-off to a worker thread cost more CPU than that read and
+caused most of the tail latency (``bench/registry_load.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ Principal = TokenRecord | None
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": s.ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422)
 }
+#: The one non-JSON success of the API, declared by hand (see get_filing_report).
+_HTML: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+#: Paging numbers above this are refused (422) instead of overflowing a database integer.
+MAX_QUERY_INT = 2**62
 
 
 def _who(name: str) -> Any:
@@ -184,7 +193,9 @@ def build_api_router() -> APIRouter:
     @router.get(
         "/filings/{filing_id}/assessment.html",
         name="get_filing_report",
-        response_class=HTMLResponse,
+        # Not response_class=HTMLResponse: that would document every error as text/html,
+        # but errors here are JSON like everywhere else. The page is declared below.
+        responses={200: {"description": "The assessment report", "content": _HTML}},
     )
     def get_filing_report(
         request: Request, filing_id: str, p: Annotated[Principal, _who("get_filing_report")]
@@ -254,7 +265,7 @@ def build_api_router() -> APIRouter:
         standard: Annotated[str | None, Query(max_length=200)] = None,
         status: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
     ) -> list[s.CertificateOut]:
         found = server_state(request).registry.search_certificates(
             q or None, standard or None, status or None, limit=limit, offset=offset
@@ -335,7 +346,7 @@ def build_api_router() -> APIRouter:
     def audit_log(
         request: Request,
         _p: Annotated[Principal, _who("audit_log")],
-        after_seq: Annotated[int, Query(ge=0)] = 0,
+        after_seq: Annotated[int, Query(ge=0, le=MAX_QUERY_INT)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> s.AuditOut:
         registry = server_state(request).registry

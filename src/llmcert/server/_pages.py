@@ -45,6 +45,7 @@ def _environment() -> Any:
     return Environment(
         loader=PackageLoader("llmcert.server", "templates"),
         autoescape=True,
+        auto_reload=False,  # templates ship with the package: no stat() per page
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -141,7 +142,7 @@ def build_page_router() -> APIRouter:
         )
 
     @router.get("/certificates/{certificate_id}", name="page_certificate")
-    def page_certificate(
+    async def page_certificate(  # inline, like the API lookup: see ``_api``
         request: Request, certificate_id: str, me: Annotated[Principal, _who("page_certificate")]
     ) -> HTMLResponse:
         view = server_state(request).registry.certificate_view(certificate_id)
