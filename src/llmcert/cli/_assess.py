@@ -14,6 +14,7 @@ from llmcert.cli._errors import EXIT_ERROR
 if TYPE_CHECKING:
     from llmcert.engine import ProgressSink
     from llmcert.report._assessment import Assessment
+    from llmcert.services.assess import AssessRequest
 
 #: Exit codes a CI job can branch on (3, an error, is shared by every command).
 EXIT_CODES = {"pass": 0, "fail": 1, "inconclusive": 2}
@@ -34,63 +35,65 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return out
 
 
-def assess_command(
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Model reference: embedded, llamacpp:PATH.gguf, openai://HOST:PORT/v1?model=NAME.",
-        ),
-    ] = "embedded",
-    standard: Annotated[
-        str,
-        typer.Option("--standard", "-s", help="Built-in standard id or a standard YAML file."),
-    ] = "gbt-45654-2025",
-    data: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--data", help="SUITE=PATH: local dataset copy for a suite built on an importer."
-        ),
-    ] = None,
-    evidence: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--evidence",
-            help="NAME=FILE: a document for an attestation check (recorded by digest).",
-        ),
-    ] = None,
-    not_applicable: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--not-applicable", help="CLAUSE=JUSTIFICATION: declare a clause not applicable."
-        ),
-    ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option("--limit", "-n", min=1, help="Draw at most N items per suite (a trial run)."),
-    ] = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, max=4096, help="Parallel model calls.")
-    ] = 8,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for item sampling and order.")] = 0,
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Directory for the journal and the reports.")
-    ] = Path("llmcert-output"),
-    junit: Annotated[
-        Path | None, typer.Option("--junit", help="Also write the verdicts as JUnit XML here.")
-    ] = None,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar per suite.")
-    ] = True,
-) -> None:
-    """Assess a model against a standard. Exit 0 pass, 1 fail, 2 inconclusive, 3 error.
+# Options shared by ``assess`` and ``certify`` (``certify`` runs an assessment).
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model reference: embedded, llamacpp:PATH.gguf, openai://HOST:PORT/v1?model=NAME.",
+    ),
+]
+StandardOption = Annotated[
+    str, typer.Option("--standard", "-s", help="Built-in standard id or a standard YAML file.")
+]
+DataOption = Annotated[
+    list[str] | None,
+    typer.Option("--data", help="SUITE=PATH: local dataset copy for a suite built on an importer."),
+]
+EvidenceOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--evidence", help="NAME=FILE: a document for an attestation check (recorded by digest)."
+    ),
+]
+NotApplicableOption = Annotated[
+    list[str] | None,
+    typer.Option("--not-applicable", help="CLAUSE=JUSTIFICATION: declare a clause not applicable."),
+]
+LimitOption = Annotated[
+    int | None,
+    typer.Option("--limit", "-n", min=1, help="Draw at most N items per suite (a trial run)."),
+]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", "-c", min=1, max=4096, help="Parallel model calls.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed for item sampling and order.")]
+JunitOption = Annotated[
+    Path | None, typer.Option("--junit", help="Also write the verdicts as JUnit XML here.")
+]
+ProgressOption = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Show a progress bar per suite.")
+]
 
-    With no options: the embedded model against GB/T 45654-2025 on the built-in starter banks.
-    """
-    from llmcert.services.assess import AssessRequest, assess_sync
 
-    request = AssessRequest(
+def assess_request(
+    *,
+    model: str,
+    standard: str,
+    data: list[str] | None,
+    evidence: list[str] | None,
+    not_applicable: list[str] | None,
+    limit: int | None,
+    concurrency: int,
+    seed: int,
+    output: Path,
+    junit: Path | None,
+) -> AssessRequest:
+    """The assessment the command line asks for (``NAME=VALUE`` options checked here)."""
+    from llmcert.services.assess import AssessRequest
+
+    return AssessRequest(
         model=model,
         standard=standard,
         data={k: Path(v) for k, v in _pairs(data or [], "--data").items()},
@@ -102,6 +105,41 @@ def assess_command(
         output=output,
         junit=junit,
         command=sys.argv[1:],
+    )
+
+
+def assess_command(
+    model: ModelOption = "embedded",
+    standard: StandardOption = "gbt-45654-2025",
+    data: DataOption = None,
+    evidence: EvidenceOption = None,
+    not_applicable: NotApplicableOption = None,
+    limit: LimitOption = None,
+    concurrency: ConcurrencyOption = 8,
+    seed: SeedOption = 0,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Directory for the journal and the reports.")
+    ] = Path("llmcert-output"),
+    junit: JunitOption = None,
+    progress: ProgressOption = True,
+) -> None:
+    """Assess a model against a standard. Exit 0 pass, 1 fail, 2 inconclusive, 3 error.
+
+    With no options: the embedded model against GB/T 45654-2025 on the built-in starter banks.
+    """
+    from llmcert.services.assess import assess_sync
+
+    request = assess_request(
+        model=model,
+        standard=standard,
+        data=data,
+        evidence=evidence,
+        not_applicable=not_applicable,
+        limit=limit,
+        concurrency=concurrency,
+        seed=seed,
+        output=output,
+        junit=junit,
     )
     outcome = assess_sync(request, progress=_progress_factory(model) if progress else None)
     _print_assessment(outcome.assessment)

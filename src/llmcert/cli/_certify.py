@@ -10,12 +10,23 @@ verifiers) and says so. Keys and passphrases are never printed.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from llmcert.cli._assess import (
+    ConcurrencyOption,
+    DataOption,
+    EvidenceOption,
+    JunitOption,
+    LimitOption,
+    ModelOption,
+    NotApplicableOption,
+    ProgressOption,
+    SeedOption,
+    StandardOption,
+)
 from llmcert.cli._errors import EXIT_ERROR
 
 if TYPE_CHECKING:
@@ -43,17 +54,8 @@ STATUS_LABELS = {
 
 
 def certify_command(
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Model reference: embedded, llamacpp:PATH.gguf, openai://HOST:PORT/v1?model=NAME.",
-        ),
-    ] = "embedded",
-    standard: Annotated[
-        str, typer.Option("--standard", "-s", help="Built-in standard id or a standard YAML file.")
-    ] = "gbt-45654-2025",
+    model: ModelOption = "embedded",
+    standard: StandardOption = "gbt-45654-2025",
     key: Annotated[
         Path | None,
         typer.Option(
@@ -82,36 +84,18 @@ def certify_command(
             "--fail-on", help="Lowest supply-chain finding severity that refuses certification."
         ),
     ] = "high",
-    data: Annotated[
-        list[str] | None,
-        typer.Option("--data", help="SUITE=PATH: local dataset copy for a suite."),
-    ] = None,
-    evidence: Annotated[
-        list[str] | None,
-        typer.Option("--evidence", help="NAME=FILE: a document for an attestation check."),
-    ] = None,
-    not_applicable: Annotated[
-        list[str] | None,
-        typer.Option("--not-applicable", help="CLAUSE=JUSTIFICATION: a clause not applicable."),
-    ] = None,
-    limit: Annotated[
-        int | None,
-        typer.Option("--limit", "-n", min=1, help="Draw at most N items per suite (trial run)."),
-    ] = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, max=4096, help="Parallel model calls.")
-    ] = 8,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for item sampling and order.")] = 0,
+    data: DataOption = None,
+    evidence: EvidenceOption = None,
+    not_applicable: NotApplicableOption = None,
+    limit: LimitOption = None,
+    concurrency: ConcurrencyOption = 8,
+    seed: SeedOption = 0,
     output: Annotated[
         Path,
         typer.Option("--output", "-o", help="Directory for the journal, reports, certificate."),
     ] = Path("llmcert-output"),
-    junit: Annotated[
-        Path | None, typer.Option("--junit", help="Also write the verdicts as JUnit XML here.")
-    ] = None,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar per suite.")
-    ] = True,
+    junit: JunitOption = None,
+    progress: ProgressOption = True,
 ) -> None:
     """Scan, assess and certify a model. Exit 0 issued, 1 not issued, 2 inconclusive, 3 error.
 
@@ -121,24 +105,22 @@ def certify_command(
 
     With neither --key nor $LLMCERT_SIGNING_KEY, an issuer key pair is made once in --output.
     """
-    from llmcert.cli._assess import _pairs, _print_assessment, _progress_factory
-    from llmcert.services.assess import AssessRequest
+    from llmcert.cli._assess import _print_assessment, _progress_factory, assess_request
     from llmcert.services.certify import CertifyRequest, certify_sync
 
     env_key = os.environ.get(KEY_ENV, "").strip()
     request = CertifyRequest(
-        AssessRequest(
+        assess_request(
             model=model,
             standard=standard,
-            data={k: Path(v) for k, v in _pairs(data or [], "--data").items()},
-            evidence={k: Path(v) for k, v in _pairs(evidence or [], "--evidence").items()},
-            not_applicable=_pairs(not_applicable or [], "--not-applicable"),
+            data=data,
+            evidence=evidence,
+            not_applicable=not_applicable,
             limit=limit,
             concurrency=concurrency,
             seed=seed,
-            junit=junit,
-            command=sys.argv[1:],
             output=output,
+            junit=junit,
         ),
         key=key if key is not None else (Path(env_key) if env_key else None),
         issuer=issuer,
