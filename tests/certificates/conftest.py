@@ -8,40 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from llmcert._hashing import digest_file
 from llmcert.certificates import issue_certificate
 from llmcert.models._types import ModelIdentity
+from tests.conftest import make_keypair
 
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 ASSESSMENT_DIGEST = "sha256:" + "ab" * 32
 STANDARD_DIGEST = "sha256:" + "cd" * 32
 
 Issue = Callable[..., dict[str, Any]]
-
-
-def make_keypair(
-    directory: Path, name: str = "issuer", passphrase: bytes | None = None
-) -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    enc: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    priv, pub = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    priv.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-    )
-    pub.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return priv, pub
 
 
 @pytest.fixture

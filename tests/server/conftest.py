@@ -9,8 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 
 from llmcert._hashing import digest_bytes
@@ -26,30 +24,12 @@ from llmcert.report._assessment import (
 )
 from llmcert.report._assessment_io import assessment_data
 from llmcert.server import Limits, SigningConfig, WorkerResult, create_app, processor_of
+from tests.conftest import make_keypair
 
 STANDARD_ID = "gbt-45654-2025"
 STANDARD_VERSION = "2025.1"
 STANDARD_REF = f"{STANDARD_ID}@{STANDARD_VERSION}"
 ROLES = ("applicant", "assessor", "admin")
-
-
-def make_keypair(directory: Path, name: str = "issuer") -> tuple[Path, Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
 
 
 def identity_for(name: str) -> ModelIdentity:

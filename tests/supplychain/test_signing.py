@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import typer
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from typer.testing import CliRunner
 
-from llmcert.cli._app import handle_errors
+from llmcert.cli._errors import handle_errors
 from llmcert.cli._sign import sign_command, verify_command
 from llmcert.models.embedded import embedded_model_path
 from llmcert.supplychain import signing as signing_mod
@@ -28,34 +28,14 @@ from llmcert.supplychain.signing import (
     sign_model,
     verify_model,
 )
-
-
-def _keypair(
-    directory: Path, name: str = "key", passphrase: bytes | None = None
-) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    enc: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
-    )
-    priv, pub = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    priv.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-    )
-    pub.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return priv, pub
+from tests.conftest import make_keypair
 
 
 @pytest.fixture
 def keys(tmp_path: Path) -> tuple[Path, Path]:
     keydir = tmp_path / "keys"
     keydir.mkdir()
-    return _keypair(keydir)
+    return make_keypair(keydir, "key")
 
 
 @pytest.fixture
@@ -140,7 +120,7 @@ def test_wrong_key_is_reported_as_such(
     tmp_path: Path, model_dir: Path, keys: tuple[Path, Path]
 ) -> None:
     priv, _ = keys
-    _, other_pub = _keypair(tmp_path / "keys", "other")
+    _, other_pub = make_keypair(tmp_path / "keys", "other")
     sign_model(model_dir, priv)
     result = verify_model(model_dir, other_pub)
     assert set(_kinds(result)) == {"wrong-key"}
@@ -220,7 +200,7 @@ def test_encrypted_key_reads_its_passphrase_from_the_environment(
 ) -> None:
     keydir = tmp_path / "enc"
     keydir.mkdir()
-    priv, pub = _keypair(keydir, passphrase=b"correct horse")
+    priv, pub = make_keypair(keydir, "key", passphrase=b"correct horse")
     monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
     with pytest.raises(SigningError, match=PASSPHRASE_ENV) as info:
         sign_model(model_dir, priv)
