@@ -200,7 +200,7 @@ def serving(directory: Path, limits: Limits | None = None) -> Iterator[LiveServe
         registry.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with serving(tmp_path_factory.mktemp("e2e-server")) as server:
         yield server
@@ -213,7 +213,9 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this
+# thread until it stops, and every async test after the browser tests needs that loop gone.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -240,12 +242,12 @@ class Guard:
             route.abort()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def guard(live: LiveServer) -> Guard:
     return Guard(live.base_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(
     playwright: Playwright, guard: Guard, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BrowserContext]:
