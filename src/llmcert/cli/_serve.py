@@ -65,6 +65,15 @@ def serve_command(
         "llmcert-server"
     ),
     concurrency: Annotated[int, typer.Option(help="assessments run at once", min=1)] = 1,
+    allow_scheme: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-scheme",
+            help="model reference schemes filings may use (default: openai); llamacpp or "
+            "embedded let applicants name files and models on this server",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the registry: JSON API under /api/v1, spec at /openapi.json, pages at /."""
     if ctx.invoked_subcommand is not None:
@@ -73,7 +82,7 @@ def serve_command(
 
     from llmcert.registry import open_registry
     from llmcert.server import Limits, SigningConfig, create_app
-    from llmcert.server._services_worker import services_worker
+    from llmcert.server._services_worker import DEFAULT_SCHEMES, services_worker
 
     signing = SigningConfig.from_env(
         key, public_key=public_key, issuer=issuer, validity_days=validity_days
@@ -82,7 +91,12 @@ def serve_command(
     try:
         app = create_app(
             store,
-            worker=services_worker(store, output, concurrency=concurrency),
+            worker=services_worker(
+                store,
+                output,
+                concurrency=concurrency,
+                allowed_schemes=frozenset(allow_scheme) if allow_scheme else DEFAULT_SCHEMES,
+            ),
             signing=signing,
             limits=Limits(),
         )
