@@ -212,7 +212,9 @@ def _print_assessment(a: Assessment) -> None:
     console = Console()
     console.print(table)
     style = _STYLE.get(a.verdict, "")
-    console.print(f"verdict: [bold {style}]{a.verdict.upper()}[/] — {a.explanation}")
+    console.print(
+        f"verdict: [bold {style}]{a.verdict.upper()}[/] — {a.explanation}", highlight=False
+    )
     for r in a.requirements:
         if r.verdict in ("fail", "inconclusive"):
             console.print(f"  [{_STYLE[r.verdict]}]{r.id}[/]: {r.explanation}", highlight=False)
