@@ -6,8 +6,9 @@ engine is still being imported, so start-up overlaps the first network round tri
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmcert._lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
     from llmcert.engine._executor import ExecutionStats, execute
@@ -74,13 +75,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmcert.engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"llmcert.engine.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _WHERE, globals())
 
 
 def __dir__() -> list[str]:

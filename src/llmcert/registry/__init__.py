@@ -10,8 +10,9 @@ SQLAlchemy or Alembic until the registry is actually opened.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmcert._lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
     from llmcert.registry._audit import (
@@ -96,13 +97,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _WHERE, globals())
 
 
 def __dir__() -> list[str]:

@@ -6,9 +6,9 @@ a clause-by-clause HTML self-assessment and JUnit XML) from one
 writers only when first named, so importing this package stays cheap.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from llmcert._lazy import lazy_getattr as _lazy_getattr
 from llmcert.report._html import preload_html, render_html, write_html
 from llmcert.report._json import load_result, write_json
 from llmcert.report._schema import (
@@ -45,13 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
