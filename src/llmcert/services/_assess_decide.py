@@ -32,7 +32,6 @@ from llmcert.stats import (
     Decision,
     DecisionRule,
     JudgeErrorRates,
-    Verdict,
 )
 
 #: Cap on the unit keys listed as evidence per requirement (all are in result.json).
@@ -286,6 +285,3 @@ def overall(results: Sequence[RequirementResult]) -> tuple[OverallVerdict, Verdi
         return "inconclusive", counts, "no requirement could decide the verdict"
     return "pass", counts, f"all {counts.passed} deciding requirement(s) passed"
 
-
-def verdict_of(results: Sequence[RequirementResult]) -> Verdict:
-    return Verdict(overall(results)[0])

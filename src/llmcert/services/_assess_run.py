@@ -121,14 +121,16 @@ class _Sequencer:
             test = rule.start(req.threshold, req.direction, min_n=req.min_n, max_items=max_items)
             self._tests[req.id] = (req, test)
         self.used = dict.fromkeys(self._tests, 0)
-        self._fed = 0
+        #: Units fed so far, in draw order; ``feed`` takes only the ones after them.
+        self.fed = 0
 
     @property
     def settled(self) -> bool:
         return all(test.verdict is not None for _, test in self._tests.values())
 
     def feed(self, records: Sequence[UnitRecord]) -> None:
-        for record in records[self._fed :]:
+        """Feed the next units in draw order (those after the ``fed`` already seen)."""
+        for record in records:
             for rid, (req, test) in self._tests.items():
                 group = req.measure.group if isinstance(req.measure, SuiteMeasure) else {}
                 if test.verdict is not None or not unit_matches(record.metadata, group):
@@ -137,7 +139,7 @@ class _Sequencer:
                 unscored = outcome is None and record.status == "ok"
                 test.update(outcome, unscored=unscored)
                 self.used[rid] += 1
-        self._fed = len(records)
+        self.fed += len(records)
 
 
 async def run_plan(
@@ -187,8 +189,9 @@ async def run_plan(
         )
         if sequencer is None or end == len(order):
             break
-        scores = score_units(executed.units, executed.entries, current.scorer)
-        sequencer.feed(unit_records(executed.units, executed.entries, scores, executed.sent_now))
+        fresh = executed.units[sequencer.fed :]  # earlier batches are already fed
+        scores = score_units(fresh, executed.entries, current.scorer)
+        sequencer.feed(unit_records(fresh, executed.entries, scores, executed.sent_now))
         if sequencer.settled:
             break
     outcome = _pipeline.finish(
@@ -202,6 +205,6 @@ async def run_plan(
     )
     used: dict[str, int] = {}
     if sequencer is not None:
-        sequencer.feed(outcome.result.units)
+        sequencer.feed(outcome.result.units[sequencer.fed :])
         used = sequencer.used
     return SuiteRun(plan, outcome, used)
