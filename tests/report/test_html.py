@@ -215,7 +215,7 @@ def test_failed_render_keeps_old_file(
     path = tmp_path / "report.html"
     path.write_text("<p>previous</p>", encoding="utf-8")
 
-    def broken(_: EvalResult) -> str:
+    def broken(*_: object) -> str:
         raise RuntimeError("template exploded")
 
     monkeypatch.setattr(html_module, "render_html", broken)

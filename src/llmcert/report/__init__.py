@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from llmcert._lazy import lazy_getattr as _lazy_getattr
 from llmcert.report._html import preload_html, render_html, write_html
+from llmcert.report._html_units import RequestRow, UnitSections
 from llmcert.report._json import load_result, write_json
 from llmcert.report._schema import (
     SCHEMA,
@@ -55,9 +56,11 @@ __all__ = [
     "Environment",
     "EvalResult",
     "MetricResult",
+    "RequestRow",
     "RunInfo",
     "Timings",
     "UnitRecord",
+    "UnitSections",
     "assessment_digest",
     "load_assessment",
     "load_result",

@@ -46,8 +46,12 @@ class EvidenceLink(_Model):
     """Where the responses behind a figure are: an evaluation result and the units used."""
 
     suite: str
-    result: str = Field(description="path of the evaluation's result.json, relative to the assessment")
-    report: str = Field(description="path of the evaluation's report.html, relative to the assessment")
+    result: str = Field(
+        description="path of the evaluation's result.json, relative to the assessment"
+    )
+    report: str = Field(
+        description="path of the evaluation's report.html, relative to the assessment"
+    )
     run_id: str
     unit_keys: list[str] = Field(default_factory=list, description="the units counted")
     failing_unit_keys: list[str] = Field(

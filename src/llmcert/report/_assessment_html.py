@@ -25,7 +25,7 @@ from llmcert.report._assessment import (
     RequirementResult,
 )
 from llmcert.report._assessment_io import assessment_digest
-from llmcert.report._html import _asset, _csp_hash, fmt, show, template
+from llmcert.report._html_kit import asset, csp_hash, fmt, show, template
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -288,7 +288,7 @@ def _template() -> Template:
 
 
 def _css() -> str:
-    return _asset("report.css") + "\n" + _asset("assessment.css")
+    return asset("report.css") + "\n" + asset("assessment.css")
 
 
 def render_assessment_html(assessment: Assessment, *, base: Path | None = None) -> str:
@@ -302,7 +302,7 @@ def render_assessment_html(assessment: Assessment, *, base: Path | None = None) 
 
     css = _css()
     csp = (
-        f"default-src 'none'; style-src {_csp_hash(css)}; img-src data:; "
+        f"default-src 'none'; style-src {csp_hash(css)}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
     views = [build_requirement(r, i, base) for i, r in enumerate(assessment.requirements, 1)]
