@@ -13,7 +13,7 @@ from typing import Literal, get_args
 
 FaultKind = Literal["status", "drop", "malformed", "timeout", "slow"]
 TriggerKind = Literal["always", "first", "every", "probability", "first_attempt"]
-Scope = Literal["generation", "all"]
+Scope = Literal["generation", "unit", "all"]
 MalformedVariant = Literal["text", "no_choices"]
 
 _DEFAULT_DELAY: dict[str, float] = {"timeout": 30.0, "slow": 1.0}
@@ -34,6 +34,8 @@ class FaultRule:
       ``slow``      add ``delay`` seconds (default 1) and answer normally. Slow rules stack
                     with each other and with one other firing rule.
 
+    ``scope`` is ``generation`` (chat and completion calls), ``unit`` (those of them that
+    carry an ``Idempotency-Key``: work units, not identification canaries) or ``all``.
     ``trigger`` counts the requests in ``scope`` that this rule sees: ``first`` fires on the
     first ``n``, ``every`` on every ``n``-th, ``probability`` with chance ``p`` from a
     ``seed``-ed generator, ``first_attempt`` on the first request carrying each
@@ -89,7 +91,7 @@ class FaultRule:
 
         Options: ``first=N``, ``every=K``, ``prob=P``, ``first_attempt``, ``always``,
         ``seed=S``, ``retry_after=V``, ``delay=SECONDS``, ``variant=text|no_choices``,
-        ``scope=generation|all``, ``after``. Example: ``status:429:every=3:retry_after=1``.
+        ``scope=generation|unit|all``, ``after``. Example: ``status:429:every=3:retry_after=1``.
         """
         parts = [p.strip() for p in spec.split(":")]
         kind = parts[0]
@@ -163,8 +165,10 @@ class FaultState:
     def fires(self, generation: bool, key: str | None) -> bool:
         """Count one request and say whether the rule fires on it."""
         rule = self.rule
-        if rule.scope == "generation" and not generation:
+        if rule.scope != "all" and not generation:
             return False
+        if rule.scope == "unit" and key is None:
+            return False  # a request without Idempotency-Key is not a work unit (e.g. a canary)
         self.seen += 1
         trigger = rule.trigger
         if trigger == "always":

@@ -186,6 +186,7 @@ class FakeOpenAIServer(RequestLog):
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 raw = await reader.readuntil(b"\r\n\r\n")
@@ -194,6 +195,9 @@ class FakeOpenAIServer(RequestLog):
             except asyncio.LimitOverrunError:
                 await _send(writer, _client_error(431, "request head too large"), False)
                 return
+            # The latency runs from the request's arrival, not from the end of this
+            # server's own work on it: a burst of requests is answered on time.
+            arrived = loop.time()
             head = parse_head(raw)
             if head is None:
                 await _send(writer, _client_error(400, "malformed HTTP request"), False)
@@ -211,7 +215,7 @@ class FakeOpenAIServer(RequestLog):
             try:
                 delay, reply = self._dispatch(head, body)
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await asyncio.sleep(max(0.0, arrived + delay - loop.time()))
             finally:
                 self._in_flight -= 1
             if reply is None:
