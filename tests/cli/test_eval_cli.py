@@ -249,7 +249,7 @@ def test_run_against_a_server_never_shows_the_key(tmp_path: Path, tiny_suite: Pa
     _, _, data = result_of(proc)
     for path in [*(p for p in out.rglob("*") if p.is_file()), log]:
         assert SERVER_KEY.encode() not in path.read_bytes(), path
-    assert {u["key"] for u in data["units"]} == set(generated)
+    assert {u["request_key"] for u in data["units"]} == set(generated)
 
 
 # -- help and version -----------------------------------------------------------------------

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from llmcert.engine import Journal, RetryPolicy, execute, plan_units
+from llmcert.engine import (
+    Journal,
+    RetryPolicy,
+    StartedCalls,
+    execute,
+    plan_requests,
+    plan_units,
+    render_prompts,
+)
 from llmcert.errors import AuthenticationError, RequestRejected, ServerError
 from llmcert.models import GenerateRequest, Generation, ModelIdentity
 from llmcert.models.mock import MockBackend
@@ -100,3 +108,48 @@ async def test_a_rejected_request_is_recorded_not_fatal(tiny_suite: Path, tmp_pa
     (bad,) = [e for e in entries.values() if e.status == "error"]
     assert bad.error_kind == "RequestRejected"
     assert bad.attempts == 1
+
+
+async def test_started_calls_are_taken_over_not_sent_again(
+    tiny_suite: Path, tmp_path: Path
+) -> None:
+    suite = load_suite(tiny_suite)
+    prompts = render_prompts(suite, kind="generate")
+    backend = Flaky(set(), once={"say 1"})
+    first = plan_requests(
+        suite, kind="generate", seed=0, repeats=2, prompts=prompts, nonce="n", limit=3
+    )
+    started = StartedCalls(backend, first, retry=FAST)
+    await asyncio.sleep(0.01)  # the first calls are out before the units are keyed
+    assert sum(backend.seen.values()) >= 3
+    units = plan_units(suite, IDENT, kind="generate", seed=0, repeats=2, prompts=prompts, nonce="n")
+    recorded: list[str] = []
+    all_sent: list[bool] = []
+    with Journal(tmp_path / "j.sqlite") as journal:
+        stats = await execute(
+            units, backend, journal, run_id="r", concurrency=3, retry=FAST, started=started,
+            on_recorded=lambda u: recorded.append(u.key), on_all_sent=lambda: all_sent.append(True),
+        )  # fmt: skip
+        entries = journal.lookup(u.key for u in units)
+    # Every unit answered once: 'say 1' twice (a retry) per repeat, every other prompt once.
+    assert sorted(recorded) == sorted(u.key for u in units)
+    assert all_sent == [True]
+    assert all(e.status == "ok" for e in entries.values())
+    assert {e.request_key for e in entries.values()} == {u.request_key for u in units}
+    assert len(backend.seen) == len(units)
+    assert all(n == (2 if text == "say 1" else 1) for (text, _), n in backend.seen.items())
+    assert stats.sent == len(units)
+    assert stats.retries == 2
+
+
+async def test_started_calls_not_taken_are_cancelled(tiny_suite: Path, tmp_path: Path) -> None:
+    suite = load_suite(tiny_suite)
+    prompts = render_prompts(suite, kind="generate")
+    backend = Flaky(set(), set())
+    stray = plan_requests(suite, kind="generate", seed=0, repeats=1, prompts=prompts, nonce="x")
+    started = StartedCalls(backend, stray[:2], retry=FAST)
+    units = plan_units(suite, IDENT, kind="generate", seed=0, repeats=1, prompts=prompts, nonce="n")
+    with Journal(tmp_path / "j.sqlite") as journal:
+        await execute(units[:1], backend, journal, run_id="r", concurrency=1, started=started)
+        assert journal.count() == 1  # the stray calls' answers are never recorded
+    assert started.take(stray[0].request_key) is None

@@ -1,3 +1,4 @@
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,60 @@ def test_output_to_dict_is_what_is_journaled() -> None:
 
     gen = Generation("答案", "stop", 3, 1)
     assert json.loads(encode_output(gen)) == output_to_dict(gen)
+
+
+def test_the_request_nonce_is_bound_to_the_first_identity_and_replaced_for_another(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as j:
+        assert j.unbound()
+        pending = j.request_nonce(None)
+        assert j.request_nonce(None) == pending  # not yet bound: the same nonce
+        assert j.unbound()
+        assert j.request_nonce("sha256:a") == pending  # the first identity binds it
+        assert not j.unbound()
+    with Journal(path) as j:
+        assert j.request_nonce("sha256:a") == pending
+        assert j.request_nonce(None) == pending
+        other = j.request_nonce("sha256:b")  # another model: a fresh nonce
+        assert other != pending
+        assert j.request_nonce("sha256:b") == other
+        assert j.request_nonce("sha256:a") not in (pending, other)
+
+
+def test_a_journal_with_units_is_not_unbound(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record(
+            "k", output=Generation("x"), error=None, error_kind=None, attempts=1,
+            latency_s=0.1, run_id="r", request_key="rk",
+        )  # fmt: skip
+        assert not j.unbound()
+        assert j.lookup(["k"])["k"].request_key == "rk"
+
+
+def test_a_schema_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema', '1');"
+        "CREATE TABLE units (key TEXT PRIMARY KEY, status TEXT NOT NULL, output TEXT, error TEXT,"
+        " error_kind TEXT, attempts INTEGER NOT NULL, latency_s REAL, finished_at REAL NOT NULL,"
+        " run_id TEXT NOT NULL);"
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, first_start REAL NOT NULL,"
+        " last_start REAL NOT NULL, invocations INTEGER NOT NULL, conditions TEXT NOT NULL);"
+    )
+    db.execute(
+        "INSERT INTO units VALUES ('old', 'ok', ?, NULL, NULL, 1, 0.2, 1.0, 'r')",
+        (encode_output(Generation("kept")),),
+    )
+    db.commit()
+    db.close()
+    with Journal(path) as j:
+        entry = j.lookup(["old"])["old"]
+        assert entry.output == Generation("kept")
+        assert entry.request_key is None
+        assert not j.unbound()  # it holds an answer: nothing may be sent before identity
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT v FROM meta WHERE k='schema'").fetchone() == ("2",)

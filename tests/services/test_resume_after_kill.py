@@ -50,9 +50,10 @@ def eval_cmd(model: str, suite: Path, out: Path) -> list[str]:
 
 
 def journal_keys(out: Path) -> set[str]:
+    """The request keys (as sent in Idempotency-Key) of the units journaled as answered."""
     db = sqlite3.connect(out / "journal.sqlite")
     try:
-        return {k for (k,) in db.execute("SELECT key FROM units WHERE status = 'ok'")}
+        return {k for (k,) in db.execute("SELECT request_key FROM units WHERE status = 'ok'")}
     finally:
         db.close()
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from llmcert._lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
-    from llmcert.engine._executor import ExecutionStats, execute
+    from llmcert.engine._executor import ExecutionStats, StartedCalls, execute
     from llmcert.engine._journal import (
         Journal,
         JournalEntry,
@@ -22,16 +22,20 @@ if TYPE_CHECKING:
     from llmcert.engine._progress import NullProgress, ProgressSink, RichProgress
     from llmcert.engine._retry import Outcome, RetryPolicy, call_with_retries
     from llmcert.engine._workunit import (
+        PlannedRequest,
         RenderedPrompt,
         WorkUnit,
+        plan_requests,
         plan_units,
         render_prompts,
+        request_key,
         unit_key,
         unit_seed,
     )
 
 _WHERE = {
     "ExecutionStats": "_executor",
+    "StartedCalls": "_executor",
     "execute": "_executor",
     "Journal": "_journal",
     "JournalEntry": "_journal",
@@ -44,10 +48,13 @@ _WHERE = {
     "Outcome": "_retry",
     "RetryPolicy": "_retry",
     "call_with_retries": "_retry",
+    "PlannedRequest": "_workunit",
     "RenderedPrompt": "_workunit",
     "WorkUnit": "_workunit",
+    "plan_requests": "_workunit",
     "plan_units": "_workunit",
     "render_prompts": "_workunit",
+    "request_key": "_workunit",
     "unit_key": "_workunit",
     "unit_seed": "_workunit",
 }
@@ -58,18 +65,22 @@ __all__ = [
     "JournalEntry",
     "NullProgress",
     "Outcome",
+    "PlannedRequest",
     "ProgressSink",
     "RenderedPrompt",
     "RetryPolicy",
     "RichProgress",
+    "StartedCalls",
     "WorkUnit",
     "call_with_retries",
     "decode_output",
     "encode_output",
     "execute",
     "output_to_dict",
+    "plan_requests",
     "plan_units",
     "render_prompts",
+    "request_key",
     "unit_key",
     "unit_seed",
 ]

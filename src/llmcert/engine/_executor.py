@@ -6,13 +6,13 @@ import asyncio
 import functools
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from llmcert.engine._journal import Journal
 from llmcert.engine._progress import NullProgress, ProgressSink
-from llmcert.engine._retry import RetryPolicy, call_with_retries
-from llmcert.engine._workunit import WorkUnit
+from llmcert.engine._retry import Outcome, RetryPolicy, call_with_retries
+from llmcert.engine._workunit import PlannedRequest, UnitRequest, WorkUnit
 from llmcert.errors import AuthenticationError, ModelError
 from llmcert.models._types import GenerateRequest, ModelBackend, ModelOutput
 
@@ -33,6 +33,46 @@ class ExecutionStats:
         return self.last_response_at - self.first_request_at
 
 
+class StartedCalls:
+    """Calls sent before their units were keyed: the first wave of a run whose
+    model is still being identified. :func:`execute` takes them over."""
+
+    def __init__(
+        self,
+        backend: ModelBackend,
+        planned: Sequence[PlannedRequest],
+        *,
+        retry: RetryPolicy | None = None,
+        seed: int = 0,
+    ) -> None:
+        policy = retry or RetryPolicy()
+        rng = random.Random(seed)
+        self.first_at = time.perf_counter()
+        self._calls: dict[str, tuple[float, asyncio.Task[Outcome[ModelOutput]]]] = {}
+        for p in planned:
+            call = functools.partial(_call, backend, p.request)
+            task = asyncio.create_task(call_with_retries(call, policy, rng))
+            self._calls[p.request_key] = (time.perf_counter(), task)
+
+    def take(
+        self, request_key: str | None
+    ) -> tuple[float, asyncio.Task[Outcome[ModelOutput]]] | None:
+        return None if request_key is None else self._calls.pop(request_key, None)
+
+    async def cancel(self) -> None:
+        """Abandon every call not taken over; their answers are never recorded."""
+        calls, self._calls = self._calls, {}
+        for _, task in calls.values():
+            task.cancel()
+        await asyncio.gather(*(task for _, task in calls.values()), return_exceptions=True)
+
+
+async def _call(backend: ModelBackend, request: UnitRequest) -> ModelOutput:
+    if isinstance(request, GenerateRequest):
+        return await backend.generate(request)
+    return await backend.loglikelihood(request)
+
+
 def _error_text(exc: ModelError) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -47,6 +87,9 @@ async def execute(
     retry: RetryPolicy | None = None,
     progress: ProgressSink | None = None,
     seed: int = 0,
+    on_recorded: Callable[[WorkUnit], None] | None = None,
+    on_all_sent: Callable[[], None] | None = None,
+    started: StartedCalls | None = None,
 ) -> ExecutionStats:
     """Send every unit once, committing each outcome as it arrives.
 
@@ -54,6 +97,11 @@ async def execute(
     many calls in flight until the tail. An authentication failure stops the run
     (every later call would fail the same way); other failures are recorded per
     unit after retries and the run goes on.
+
+    ``on_recorded`` hears of each unit once its outcome is committed, and
+    ``on_all_sent`` once the last unit has been sent: from then on the run only
+    waits, which is when a caller can get ahead on its own work. A unit whose
+    request is among ``started`` is not sent again: its call is awaited.
     """
     policy = retry or RetryPolicy()
     sink = progress or NullProgress()
@@ -63,27 +111,39 @@ async def execute(
     pending = iter(units)
     clock = time.perf_counter
 
-    def on_retry(_: ModelError) -> None:
+    def on_retry(_: ModelError | None) -> None:
         stats.retries += 1
         sink.retried()
 
-    async def call(unit: WorkUnit) -> ModelOutput:
-        if isinstance(unit.request, GenerateRequest):
-            return await backend.generate(unit.request)
-        return await backend.loglikelihood(unit.request)
+    all_sent = False
+
+    def next_unit() -> WorkUnit | None:
+        nonlocal all_sent
+        unit = next(pending, None)
+        if unit is None and not all_sent:
+            all_sent = True
+            if on_all_sent is not None:
+                on_all_sent()
+        return unit
 
     async def worker() -> None:
-        for unit in pending:
-            started = clock()
-            if stats.first_request_at is None:
-                stats.first_request_at = started
-            outcome = await call_with_retries(
-                functools.partial(call, unit), policy, rng, on_retry=on_retry
-            )
+        while (unit := next_unit()) is not None:
+            taken = started.take(unit.request_key) if started is not None else None
+            if taken is not None:
+                sent_at, task = taken
+                outcome = await task
+                for _ in range(outcome.attempts - 1):
+                    on_retry(None)
+            else:
+                sent_at = clock()
+                if stats.first_request_at is None:
+                    stats.first_request_at = sent_at
+                call = functools.partial(_call, backend, unit.request)
+                outcome = await call_with_retries(call, policy, rng, on_retry=on_retry)
             finished = clock()
             stats.last_response_at = finished
             stats.sent += 1
-            latency = finished - started
+            latency = finished - sent_at
             err = outcome.error
             if isinstance(err, AuthenticationError):
                 raise err
@@ -95,13 +155,18 @@ async def execute(
                 attempts=outcome.attempts,
                 latency_s=latency,
                 run_id=run_id,
+                request_key=unit.request_key,
             )
             if err is None:
                 stats.latencies.append(latency)
             else:
                 stats.errors += 1
             sink.advance(error=err is not None)
+            if on_recorded is not None:
+                on_recorded(unit)
 
+    if started is not None:
+        stats.first_request_at = started.first_at
     tasks = [asyncio.create_task(worker()) for _ in range(min(limit, len(units)))]
     try:
         await asyncio.gather(*tasks)
@@ -109,4 +174,6 @@ async def execute(
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if started is not None:
+            await started.cancel()
     return stats

@@ -8,13 +8,17 @@ durable against a killed process; only a power loss may lose the last commits,
 which a restart then simply asks again.
 
 Units that were in flight when a process died are resent with the same
-``Idempotency-Key`` (the unit key), so an endpoint that honours the header
-answers them once.
+``Idempotency-Key`` (the request key: the unit's content under the journal's
+nonce), so an endpoint that honours the header answers them once. The nonce is
+bound to the first model identity the journal sees and replaced when another
+model is evaluated into the same journal, so that model is never answered from
+an endpoint's memory of the previous one.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -25,7 +29,7 @@ from typing import Any
 from llmcert.errors import JournalError
 from llmcert.models._types import Generation, Loglikelihoods, ModelOutput
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -38,7 +42,8 @@ CREATE TABLE IF NOT EXISTS units (
     attempts    INTEGER NOT NULL,
     latency_s   REAL,
     finished_at REAL NOT NULL,
-    run_id      TEXT NOT NULL
+    run_id      TEXT NOT NULL,
+    request_key TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -60,6 +65,7 @@ class JournalEntry:
     attempts: int
     latency_s: float | None
     run_id: str
+    request_key: str | None = None
 
 
 def output_to_dict(output: ModelOutput) -> dict[str, Any]:
@@ -112,12 +118,64 @@ class Journal:
             row = self._db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] == "1":
+                self._upgrade_from_1()
             elif row[0] != SCHEMA_VERSION:
                 raise JournalError(
                     f"{path}: journal schema {row[0]} is not supported (expected {SCHEMA_VERSION})"
                 )
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{path}: cannot open the journal: {exc}") from exc
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 lacked the request key; its units keep none."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ALTER TABLE units ADD COLUMN request_key TEXT")
+            self._db.execute("UPDATE meta SET v=? WHERE k='schema'", (SCHEMA_VERSION,))
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT v FROM meta WHERE k=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def unbound(self) -> bool:
+        """True while no model identity is bound and no unit is recorded.
+
+        Such a journal holds no answer, so every unit of a run must be sent
+        whatever model is behind the endpoint: sending may begin before the
+        model's identity is known.
+        """
+        if self._meta("request_nonce_identity") is not None:
+            return False
+        return self._db.execute("SELECT 1 FROM units LIMIT 1").fetchone() is None
+
+    def request_nonce(self, identity_digest: str | None) -> str:
+        """The nonce of request keys for this model, created or replaced as needed.
+
+        With ``None`` (the identity not known yet) the current nonce is returned,
+        or a new one that the first identity given later will bind. A journal
+        bound to another identity gets a fresh nonce bound to this one.
+        """
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            nonce = self._meta("request_nonce")
+            bound = self._meta("request_nonce_identity")
+            if nonce is None or (
+                identity_digest is not None and bound not in (None, identity_digest)
+            ):
+                nonce = secrets.token_hex(16)
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('request_nonce', ?) "
+                    "ON CONFLICT(k) DO UPDATE SET v=excluded.v",
+                    (nonce,),
+                )
+                self._db.execute("DELETE FROM meta WHERE k='request_nonce_identity'")
+                bound = None
+            if identity_digest is not None and bound is None:
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('request_nonce_identity', ?)", (identity_digest,)
+                )
+        return nonce
 
     def __enter__(self) -> Journal:
         return self
@@ -152,6 +210,7 @@ class Journal:
         attempts: int,
         latency_s: float | None,
         run_id: str,
+        request_key: str | None = None,
     ) -> None:
         """Commit one unit's outcome. A success is final; an error may later be replaced."""
         status = "ok" if output is not None else "error"
@@ -159,12 +218,24 @@ class Journal:
         # Never overwrite an answer with an error: 'ok' rows are final.
         self._db.execute(
             "INSERT INTO units (key, status, output, error, error_kind, attempts, latency_s, "
-            "finished_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "finished_at, run_id, request_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET status=excluded.status, output=excluded.output, "
             "error=excluded.error, error_kind=excluded.error_kind, "
             "attempts=units.attempts+excluded.attempts, latency_s=excluded.latency_s, "
-            "finished_at=excluded.finished_at, run_id=excluded.run_id WHERE units.status != 'ok'",
-            (key, status, encoded, error, error_kind, attempts, latency_s, time.time(), run_id),
+            "finished_at=excluded.finished_at, run_id=excluded.run_id, "
+            "request_key=excluded.request_key WHERE units.status != 'ok'",
+            (
+                key,
+                status,
+                encoded,
+                error,
+                error_kind,
+                attempts,
+                latency_s,
+                time.time(),
+                run_id,
+                request_key,
+            ),
         )
 
     def lookup(self, keys: Iterable[str]) -> dict[str, JournalEntry]:
@@ -183,13 +254,16 @@ class Journal:
     def _lookup_batch(self, keys: list[str]) -> Iterator[tuple[str, JournalEntry]]:
         marks = ",".join("?" * len(keys))
         rows = self._db.execute(
-            "SELECT key, status, output, error, error_kind, attempts, latency_s, run_id "
-            f"FROM units WHERE key IN ({marks})",
+            "SELECT key, status, output, error, error_kind, attempts, latency_s, run_id, "
+            f"request_key FROM units WHERE key IN ({marks})",
             keys,
         )
-        for key, status, output, error, kind, attempts, latency, run_id in rows:
+        for key, status, output, error, kind, attempts, latency, run_id, sent_as in rows:
             decoded = decode_output(output) if output is not None else None
-            yield key, JournalEntry(key, status, decoded, error, kind, attempts, latency, run_id)
+            yield (
+                key,
+                JournalEntry(key, status, decoded, error, kind, attempts, latency, run_id, sent_as),
+            )
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM units").fetchone()[0])

@@ -4,6 +4,12 @@ The key is the unit of caching, exactly-once execution and resume. It covers the
 suite digest, the item hash, the model identity, the generation settings, the
 seed and the repeat index, so two repeats are two units and a changed model or
 setting never reuses an old answer.
+
+The request a unit sends does not depend on the model's identity, so it can go
+out while the identity is still being established. It carries a *request key*
+(sent as ``Idempotency-Key``): the same content under the journal's nonce for
+that model (see :meth:`~llmcert.engine.Journal.request_nonce`), so a resent
+request is recognisable to an endpoint that honours the header.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from llmcert.suites import Suite
 UnitRequest = GenerateRequest | LoglikelihoodRequest
 
 
+def _key(tag: str, *parts: str) -> str:
+    return hashlib.sha256("\x1f".join((tag, *parts)).encode()).hexdigest()
+
+
 def unit_key(
     *,
     suite_digest: str,
@@ -35,19 +45,38 @@ def unit_key(
     repeat: int,
     kind: RequestKind,
 ) -> str:
-    material = "\x1f".join(
-        (
-            "llmcert.workunit/1",
-            suite_digest,
-            item_hash,
-            identity_digest,
-            settings_digest,
-            str(seed),
-            str(repeat),
-            kind,
-        )
+    return _key(
+        "llmcert.workunit/1",
+        suite_digest,
+        item_hash,
+        identity_digest,
+        settings_digest,
+        str(seed),
+        str(repeat),
+        kind,
     )
-    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def request_key(
+    *,
+    nonce: str,
+    suite_digest: str,
+    item_hash: str,
+    settings_digest: str,
+    seed: int,
+    repeat: int,
+    kind: RequestKind,
+) -> str:
+    return _key(
+        "llmcert.request/1",
+        nonce,
+        suite_digest,
+        item_hash,
+        settings_digest,
+        str(seed),
+        str(repeat),
+        kind,
+    )
 
 
 def unit_seed(seed: int, item_hash: str, repeat: int) -> int:
@@ -67,6 +96,10 @@ class WorkUnit:
     @property
     def kind(self) -> RequestKind:
         return "generate" if isinstance(self.request, GenerateRequest) else "loglikelihood"
+
+    @property
+    def request_key(self) -> str | None:
+        return self.request.idempotency_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,29 +138,44 @@ def render_prompts(
     return out
 
 
-def plan_units(
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """A unit's request before the model is known; keyed by :func:`request_key`."""
+
+    item: Item
+    item_hash: str
+    repeat: int
+    request: UnitRequest
+
+    @property
+    def request_key(self) -> str:
+        key = self.request.idempotency_key
+        assert key is not None
+        return key
+
+
+def plan_requests(
     suite: Suite,
-    identity: ModelIdentity,
     *,
     kind: RequestKind,
     seed: int,
     repeats: int,
-    items: Sequence[Item] | None = None,
-    prompts: Sequence[RenderedPrompt] | None = None,
-) -> list[WorkUnit]:
-    """Expand items × repeats into keyed work units with their requests."""
-    if prompts is None:
-        prompts = render_prompts(suite, kind=kind, items=items)
+    prompts: Sequence[RenderedPrompt],
+    nonce: str = "",
+    limit: int | None = None,
+) -> list[PlannedRequest]:
+    """Items × repeats as requests, in run order; at most ``limit`` of them."""
     settings = suite.spec.generation
     settings_digest = settings.digest()
-    identity_digest = identity.digest
-    units: list[WorkUnit] = []
+    planned: list[PlannedRequest] = []
     for rp in prompts:
         for repeat in range(repeats):
-            key = unit_key(
+            if limit is not None and len(planned) >= limit:
+                return planned
+            key = request_key(
+                nonce=nonce,
                 suite_digest=suite.digest,
                 item_hash=rp.item_hash,
-                identity_digest=identity_digest,
                 settings_digest=settings_digest,
                 seed=seed,
                 repeat=repeat,
@@ -145,5 +193,43 @@ def plan_units(
                     seed=unit_seed(seed, rp.item_hash, repeat),
                     idempotency_key=key,
                 )
-            units.append(WorkUnit(key, rp.item, rp.item_hash, repeat, request))
-    return units
+            planned.append(PlannedRequest(rp.item, rp.item_hash, repeat, request))
+    return planned
+
+
+def plan_units(
+    suite: Suite,
+    identity: ModelIdentity,
+    *,
+    kind: RequestKind,
+    seed: int,
+    repeats: int,
+    items: Sequence[Item] | None = None,
+    prompts: Sequence[RenderedPrompt] | None = None,
+    nonce: str = "",
+) -> list[WorkUnit]:
+    """Expand items × repeats into work units: requests keyed to the model's identity."""
+    if prompts is None:
+        prompts = render_prompts(suite, kind=kind, items=items)
+    settings_digest = suite.spec.generation.digest()
+    identity_digest = identity.digest
+    return [
+        WorkUnit(
+            unit_key(
+                suite_digest=suite.digest,
+                item_hash=p.item_hash,
+                identity_digest=identity_digest,
+                settings_digest=settings_digest,
+                seed=seed,
+                repeat=p.repeat,
+                kind=kind,
+            ),
+            p.item,
+            p.item_hash,
+            p.repeat,
+            p.request,
+        )
+        for p in plan_requests(
+            suite, kind=kind, seed=seed, repeats=repeats, prompts=prompts, nonce=nonce
+        )
+    ]

@@ -60,6 +60,9 @@ class UnitRecord(_Model):
     """One work unit: what was asked, what came back, how it scored."""
 
     key: str
+    request_key: str | None = Field(
+        None, description="the Idempotency-Key the request was sent with (as in endpoint logs)"
+    )
     item_id: str
     item_hash: str
     repeat: int

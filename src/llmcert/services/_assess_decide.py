@@ -284,4 +284,3 @@ def overall(results: Sequence[RequirementResult]) -> tuple[OverallVerdict, Verdi
     if not counts.passed:
         return "inconclusive", counts, "no requirement could decide the verdict"
     return "pass", counts, f"all {counts.passed} deciding requirement(s) passed"
-

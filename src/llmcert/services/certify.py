@@ -35,6 +35,7 @@ from llmcert.models import ModelBackend, ModelRef, open_backend
 from llmcert.services._certify_keys import ISSUER_KEY_FILE, ISSUER_PUBLIC_KEY_FILE
 from llmcert.services._certify_registry import SCAN_ATTACHMENT
 from llmcert.services._certify_scan import Reason, SupplyChainCheck, scan_model, scan_reasons
+from llmcert.services._sync import run_sync
 from llmcert.services.assess import (
     AssessOutcome,
     AssessRequest,
@@ -145,7 +146,7 @@ async def certify(
 
 
 def certify_sync(request: CertifyRequest, **kwargs: Any) -> CertifyOutcome:
-    return asyncio.run(certify(request, **kwargs))
+    return run_sync(certify(request, **kwargs))
 
 
 def _check_request(request: CertifyRequest) -> None:

@@ -2,14 +2,16 @@
 
 Orchestration only; nothing here knows about the CLI or HTTP. Identifying an
 endpoint costs a network round trip, so the first thing done is to start it:
-loading the rest of the pipeline, the suite, the rendered prompts, the
-environment and the report template all happen in a worker thread meanwhile.
+loading the rest of the pipeline, the suite and the rendered prompts happen in a
+worker thread meanwhile, and into a fresh journal the first calls go out before
+the identity is back (see ``_pipeline.run_units``). What only the end needs
+(scoring, the report, the environment) is done while the last calls are in
+flight (see ``_unit_finish``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from llmcert.engine import RetryPolicy, call_with_retries
 from llmcert.errors import SpecError
 from llmcert.models import ModelBackend, ModelIdentity, ModelRef, open_backend
 from llmcert.services._request import EvalOutcome, EvalRequest
+from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
     from llmcert.engine import ProgressSink
@@ -37,27 +40,10 @@ async def _identify(model: ModelBackend, seed: int) -> ModelIdentity:
     return outcome.value
 
 
-def _prepare(request: EvalRequest, model: ModelBackend) -> Prepared:
+def _prepare(request: EvalRequest) -> Prepared:
     from llmcert.services import _pipeline
 
-    prepared = _pipeline.prepare(request)
-    _pipeline.check_compatible(prepared, model)
-    return prepared
-
-
-async def _prepare_and_identify(
-    request: EvalRequest, model: ModelBackend
-) -> tuple[Prepared, ModelIdentity]:
-    """Both at once; a bad suite is reported at once, without waiting on the model."""
-    identifying = asyncio.create_task(_identify(model, request.seed))
-    try:
-        prepared = await asyncio.to_thread(_prepare, request, model)
-    except BaseException:
-        identifying.cancel()
-        with contextlib.suppress(BaseException):
-            await identifying
-        raise
-    return prepared, await identifying
+    return _pipeline.prepare(request)
 
 
 async def evaluate(
@@ -70,8 +56,8 @@ async def evaluate(
 ) -> EvalOutcome:
     """Evaluate one suite on one model; resumable by re-running the same request.
 
-    ``before_execute`` runs once everything is loaded and identified, just before
-    the first work unit is sent (the CLI uses it for process-wide tuning).
+    ``before_execute`` runs once everything is loaded, just before the first work
+    unit is sent (the CLI uses it for process-wide tuning).
     """
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -79,22 +65,32 @@ async def evaluate(
         raise SpecError("--limit must be at least 1")
     ref = ModelRef.parse(request.model)  # a bad reference fails before anything is loaded
     model = backend if backend is not None else open_backend(ref)
+    # Identification goes first: the first calls need its answer soon after they return.
+    identifying = asyncio.create_task(_identify(model, request.seed))
     try:
-        prepared, identity = await _prepare_and_identify(request, model)
+        # A bad suite is reported at once, without waiting on the model.
+        prepared = await asyncio.to_thread(_prepare, request)
         from llmcert.services import _pipeline  # loaded by the preparation thread
 
-        if before_execute is not None:
-            before_execute()
+        _pipeline.check_compatible(prepared, model)
         executed = await _pipeline.run_units(
-            request, prepared, identity, model, progress=progress, retry=retry
+            request,
+            prepared,
+            identifying,
+            model,
+            progress=progress,
+            retry=retry,
+            before_execute=before_execute,
         )
     finally:
+        if not identifying.done():
+            identifying.cancel()
+            await asyncio.gather(identifying, return_exceptions=True)
         if backend is None:
             await model.aclose()
     return _pipeline.finish(
         request,
         prepared,
-        identity,
         executed,
         started_at=started_at,
         t0=t0,
@@ -103,7 +99,7 @@ async def evaluate(
 
 
 def evaluate_sync(request: EvalRequest, **kwargs: Any) -> EvalOutcome:
-    return asyncio.run(evaluate(request, **kwargs))
+    return run_sync(evaluate(request, **kwargs))
 
 
 __all__ = ["EvalOutcome", "EvalRequest", "evaluate", "evaluate_sync"]

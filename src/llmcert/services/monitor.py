@@ -46,6 +46,7 @@ from llmcert.services._monitor_check import (
     suspend,
 )
 from llmcert.services._monitor_notify import JsonLinesLog, check_webhook_url, post_webhook
+from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
     from llmcert.registry import CertificateRecord, Registry
@@ -148,7 +149,7 @@ async def monitor(
 
 
 def monitor_sync(request: MonitorRequest, **kwargs: Any) -> list[MonitorFinding]:
-    return asyncio.run(monitor(request, **kwargs))
+    return run_sync(monitor(request, **kwargs))
 
 
 def _valid_certificates(registry: Registry) -> list[CertificateRecord]:

@@ -1,0 +1,131 @@
+"""Score, record and render units while the last calls of a run are in flight.
+
+Once the last unit of a run has been sent, the process only waits on the endpoint:
+for a fixed-latency endpoint that is a whole round trip. Scoring the units whose
+outcomes are already final and rendering their report sections then costs no wall
+time, and what is left for the end is only the units that answered last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from llmcert.engine import Journal, WorkUnit
+from llmcert.report import RequestRow, UnitSections
+from llmcert.scoring import Scorer
+from llmcert.services._results import UnitResult, request_record, unit_result
+
+#: Longest stretch of unit work between two yields to the event loop, in seconds:
+#: an answer arriving meanwhile waits about this long to be journaled.
+SLICE_S = 0.004
+
+
+class UnitFinisher:
+    """Per-unit results of one run, computed as early as each unit's outcome is final.
+
+    A unit taken from the journal is final from the start; a sent unit once its
+    outcome is committed (:meth:`recorded`). :meth:`start` begins working through
+    the final units on the event loop, in short slices; :meth:`complete` does the
+    rest. The journal stays the truth: every outcome is read back from it.
+    """
+
+    def __init__(
+        self,
+        units: Sequence[WorkUnit],
+        scorer: Scorer,
+        sent_now: set[str],
+        journal: Journal,
+        *,
+        also: Sequence[Callable[[], object]] = (),
+    ) -> None:
+        """``also``: other work for the end of the run, done first when working ahead."""
+        self._also = also
+        self._units = list(units)
+        self._scorer = scorer
+        self._sent_now = sent_now
+        self._journal = journal
+        self._index = {u.key: i for i, u in enumerate(self._units)}
+        self._final = deque(u for u in self._units if u.key not in sent_now)
+        self._more = asyncio.Event()
+        self._results: dict[str, UnitResult] = {}
+        self._requests: list[dict[str, Any]] | None = None
+        self._sections: UnitSections | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def recorded(self, unit: WorkUnit) -> None:
+        self._final.append(unit)
+        self._more.set()
+
+    def start(self) -> None:
+        """Begin working ahead; called once every unit has been sent."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._work_ahead())
+
+    async def stop(self) -> None:
+        """Stop working ahead; what was done is kept."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def complete(self) -> list[UnitResult]:
+        """Every unit's result, in plan order (after :meth:`stop`)."""
+        missing = [u for u in self._units if u.key not in self._results]
+        self._finish(missing, render=False)
+        return [self._results[u.key] for u in self._units]
+
+    def sections(self) -> UnitSections:
+        """The report's unit sections, with those rendered ahead already in place."""
+        if self._sections is None:
+            self._sections = UnitSections(self._rows())
+        return self._sections
+
+    def _rows(self) -> list[RequestRow]:
+        if self._requests is None:
+            self._requests = [request_record(u) for u in self._units]
+        return [
+            RequestRow(u.item.id, u.repeat, request)
+            for u, request in zip(self._units, self._requests, strict=True)
+        ]
+
+    async def _work_ahead(self) -> None:
+        # The one-off steps (the ``also`` work, planning the shared texts) run whole: every
+        # unit is already sent, so delaying an answer's journaling delays nothing else.
+        for work in self._also:
+            work()
+            await asyncio.sleep(0)
+        self.sections()
+        final = self._final
+        while True:
+            deadline = time.perf_counter() + SLICE_S
+            while final and time.perf_counter() < deadline:
+                self._finish([final.popleft() for _ in range(min(16, len(final)))], render=True)
+            if final:
+                await asyncio.sleep(0)
+            else:
+                self._more.clear()
+                await self._more.wait()
+
+    def _finish(self, units: Sequence[WorkUnit], *, render: bool) -> None:
+        todo = [u for u in units if u.key not in self._results]
+        if not todo:
+            return
+        requests = self._requests
+        entries = self._journal.lookup(u.key for u in todo)
+        for unit in todo:
+            index = self._index[unit.key]
+            result = unit_result(
+                unit,
+                entries[unit.key],
+                self._scorer,
+                from_journal=unit.key not in self._sent_now,
+                request=None if requests is None else requests[index],
+            )
+            self._results[unit.key] = result
+            if render and self._sections is not None:
+                self._sections.render(index, result.record)
