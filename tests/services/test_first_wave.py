@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from llmcert.engine import RetryPolicy
+from llmcert.models import GenerateRequest, Generation, ModelIdentity
+from llmcert.models.mock import MockBackend
 from llmcert.services.evaluate import EvalRequest, evaluate
 from llmcert.testing import FakeOpenAIServer, RequestRecord
 
@@ -73,3 +76,40 @@ async def test_another_model_into_the_same_journal_gets_new_request_keys(
     assert len(keys_a) == len(keys_b) == 12
     # An endpoint that remembers Idempotency-Keys can never answer model B with A's answers.
     assert keys_a.isdisjoint(keys_b)
+
+
+class OneAtATime(MockBackend):
+    """Takes a while to identify and allows one call at a time, like the in-process models."""
+
+    max_concurrency = 1
+
+    def __init__(self) -> None:
+        super().__init__("echo")
+        self.in_flight = self.peak = 0
+        self.identified = False
+        self.called_before_identity = False
+
+    async def identify(self) -> ModelIdentity:
+        await asyncio.sleep(0.1)
+        self.identified = True
+        return await super().identify()
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        self.called_before_identity |= not self.identified
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(0.01)
+            return await super().generate(request)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_the_first_wave_keeps_to_the_backend_limit(tiny_suite: Path, tmp_path: Path) -> None:
+    backend = OneAtATime()
+    request = EvalRequest(model="mock:echo", suite=str(tiny_suite), output=tmp_path, concurrency=8)
+    outcome = await evaluate(request, backend=backend, retry=FAST)
+    assert backend.called_before_identity
+    assert backend.peak == 1
+    assert backend.calls == 12
+    assert outcome.result.timings.units_sent == 12

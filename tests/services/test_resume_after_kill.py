@@ -124,3 +124,38 @@ def test_sigkill_then_resume_answers_every_unit_exactly_once(
     clean_units, clean_metrics = unit_results(base_out)
     assert resumed_units == clean_units
     assert resumed_metrics == clean_metrics
+
+
+def test_sigkill_during_the_first_wave_then_resume_answers_each_unit_once(tmp_path: Path) -> None:
+    """Killed while the first calls wait for the identity: nothing journaled, nothing lost."""
+    items = [
+        {"id": f"i{i:03d}", "input": f"question {i}", "target": "x", "language": "en"}
+        for i in range(40)
+    ]
+    suite = write_suite(tmp_path / "suite", items)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with fake_server(tmp_path, "srv", latency=0.5) as (model, log):
+        cmd = eval_cmd(model, suite, out)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not any(e.get("idempotency_key") for e in log_entries(log)):
+            assert proc.poll() is None, "the run finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert journal_keys(out) == set()  # killed before any answer was journaled
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        entries = log_entries(log)
+
+    units = [e for e in entries if e.get("idempotency_key")]
+    answered = Counter(
+        e["idempotency_key"] for e in units if e["outcome"] == 200 and not e.get("replay")
+    )
+    assert len(answered) == len(items) * REPEATS
+    assert set(answered.values()) == {1}, "some unit was generated more than once"
+    # The calls cut off by the kill were sent again under the same keys and replayed.
+    assert any(e.get("replay") for e in units)
+    assert journal_keys(out) == set(answered)

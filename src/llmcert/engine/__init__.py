@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 from llmcert._lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
-    from llmcert.engine._executor import ExecutionStats, StartedCalls, execute
+    from llmcert.engine._executor import (
+        ExecutionStats,
+        StartedCalls,
+        effective_concurrency,
+        execute,
+    )
     from llmcert.engine._journal import (
         Journal,
         JournalEntry,
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "ExecutionStats": "_executor",
     "StartedCalls": "_executor",
+    "effective_concurrency": "_executor",
     "execute": "_executor",
     "Journal": "_journal",
     "JournalEntry": "_journal",
@@ -74,6 +80,7 @@ __all__ = [
     "WorkUnit",
     "call_with_retries",
     "decode_output",
+    "effective_concurrency",
     "encode_output",
     "execute",
     "output_to_dict",

@@ -33,6 +33,11 @@ class ExecutionStats:
         return self.last_response_at - self.first_request_at
 
 
+def effective_concurrency(concurrency: int, backend: ModelBackend) -> int:
+    """How many calls may be in flight: the run's setting, capped by the backend's own limit."""
+    return max(1, min(concurrency, backend.max_concurrency or concurrency))
+
+
 class StartedCalls:
     """Calls sent before their units were keyed: the first wave of a run whose
     model is still being identified. :func:`execute` takes them over."""
@@ -107,7 +112,7 @@ async def execute(
     sink = progress or NullProgress()
     stats = ExecutionStats()
     rng = random.Random(seed)
-    limit = max(1, min(concurrency, backend.max_concurrency or concurrency))
+    limit = effective_concurrency(concurrency, backend)
     pending = iter(units)
     clock = time.perf_counter
 

@@ -25,6 +25,7 @@ from llmcert.engine import (
     RetryPolicy,
     StartedCalls,
     WorkUnit,
+    effective_concurrency,
     execute,
     plan_requests,
     plan_units,
@@ -186,7 +187,7 @@ def _first_wave(
         repeats=prepared.repeats,
         prompts=prepared.prompts,
         nonce=journal.request_nonce(None),
-        limit=request.concurrency,
+        limit=effective_concurrency(request.concurrency, model),
     )
     return StartedCalls(model, first, retry=retry, seed=request.seed)
 
