@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 def write_suite(
     directory: Path,
-    items: list[dict[str, object]],
+    items: Sequence[Mapping[str, object]],
     *,
     scorer: str = "exact_match",
     kind: str = "chat",
@@ -25,7 +26,7 @@ def write_suite(
     """Write a suite YAML with its JSONL items; returns the YAML path."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "items.jsonl").write_text(
-        "".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items), encoding="utf-8"
+        "".join(json.dumps(dict(it), ensure_ascii=False) + "\n" for it in items), encoding="utf-8"
     )
     path = directory / "suite.yaml"
     path.write_text(

@@ -28,8 +28,8 @@ from tests.certificates.conftest import (
     NOW,
     STANDARD_DIGEST,
     Issue,
-    make_keypair,
 )
+from tests.conftest import make_keypair
 
 
 def _statement(envelope: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from llmcert.certificates import (
 from llmcert.models._types import ModelIdentity
 from llmcert.supplychain._sign_dsse import PREDICATES, sign_envelope, statement
 from llmcert.supplychain._sign_keys import key_id, load_private_key
-from tests.certificates.conftest import NOW, Issue, make_keypair
+from tests.certificates.conftest import NOW, Issue
+from tests.conftest import make_keypair
 
 S = CertificateStatus
 

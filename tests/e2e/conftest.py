@@ -31,11 +31,11 @@ from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_pl
 from llmcert.models._types import ModelIdentity
 from llmcert.registry import FilingRecord, Registry, open_registry
 from llmcert.server import Limits, SigningConfig, WorkerResult, create_app, processor_of
+from tests.conftest import make_keypair
 from tests.server.conftest import (
     STANDARD_REF,
     FakeWorker,
     identity_for,
-    make_keypair,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")

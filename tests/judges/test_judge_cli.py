@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from llmcert.cli._app import handle_errors
+from llmcert.cli._errors import handle_errors
 from llmcert.cli._judge import judge_refusal_command
 
 ROWS = [

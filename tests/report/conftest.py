@@ -182,7 +182,7 @@ def build_result() -> EvalResult:
         metric("judge_agreement", None, n_scored=0, n_items=0),
     ]
     return EvalResult(
-        schema=SCHEMA,
+        schema_=SCHEMA,
         run=RunInfo(
             run_id="run-0001",
             started_at="2026-11-02T10:00:00Z",

@@ -14,7 +14,7 @@ from llmcert.errors import LlmcertError
 from llmcert.registry import open_registry
 from llmcert.server import SigningConfig
 from llmcert.server import __all__ as exported
-from tests.server.conftest import make_keypair
+from tests.conftest import make_keypair
 
 
 def cli() -> typer.Typer:

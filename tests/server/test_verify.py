@@ -9,7 +9,8 @@ from typing import Any
 
 from llmcert.certificates import issue_certificate
 from llmcert.registry import FilingStatus
-from tests.server.conftest import STANDARD_ID, STANDARD_VERSION, Server, identity_for, make_keypair
+from tests.conftest import make_keypair
+from tests.server.conftest import STANDARD_ID, STANDARD_VERSION, Server, identity_for
 
 
 async def envelope_of(server: Server, certificate_id: str) -> dict[str, Any]:

@@ -22,8 +22,7 @@ from llmcert.report._assessment import Assessment, RequirementResult
 from llmcert.report._assessment_io import assessment_data, assessment_digest
 from llmcert.services.assess import AssessRequest, assess
 from llmcert.services.monitor import LOG_NAME, MonitorRequest
-from tests.certificates.conftest import make_keypair
-from tests.conftest import write_suite
+from tests.conftest import make_keypair, write_suite
 
 N_ITEMS = 60
 

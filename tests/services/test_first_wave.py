@@ -81,7 +81,7 @@ async def test_another_model_into_the_same_journal_gets_new_request_keys(
 class OneAtATime(MockBackend):
     """Takes a while to identify and allows one call at a time, like the in-process models."""
 
-    max_concurrency = 1
+    max_concurrency: int | None = 1
 
     def __init__(self) -> None:
         super().__init__("echo")

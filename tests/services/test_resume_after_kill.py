@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,11 +59,11 @@ def journal_keys(out: Path) -> set[str]:
         db.close()
 
 
-def log_entries(log: Path) -> list[dict[str, object]]:
+def log_entries(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def unit_results(out: Path) -> tuple[dict[tuple[str, int], object], object]:
+def unit_results(out: Path) -> tuple[dict[tuple[str, int], Any], Any]:
     """Per (item, repeat) responses and scores, and the metrics: keys differ across endpoints."""
     (result,) = out.glob("*/result.json")
     data = json.loads(result.read_text())

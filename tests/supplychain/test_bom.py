@@ -12,8 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from llmcert.cli._app import handle_errors
 from llmcert.cli._bom import bom_command
+from llmcert.cli._errors import handle_errors
 from llmcert.errors import LlmcertError
 from llmcert.models.embedded import embedded_model_path
 from llmcert.supplychain import bom as bom_mod

@@ -178,7 +178,7 @@ def test_fickling_unavailable_is_reported(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_fickling_crash_becomes_engine_failed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fickling.fickle  # type: ignore[import-untyped]
+    import fickling.fickle  # type: ignore[import-untyped,unused-ignore]
 
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("hostile input")
@@ -190,7 +190,7 @@ def test_fickling_crash_becomes_engine_failed(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_fickling_global_allowlist_is_not_mutated() -> None:
-    from fickling.ml import ML_ALLOWLIST  # type: ignore[import-untyped]
+    from fickling.ml import ML_ALLOWLIST  # type: ignore[import-untyped,unused-ignore]
 
     before = {m: dict(v) for m, v in ML_ALLOWLIST.items()}
     _scan_fickling.run_fickling(corpus.state_dict_pickle(), allowlist().allow)

@@ -111,7 +111,7 @@ def check_sarif(sarif: dict[str, Any]) -> None:
 
 
 def _app() -> typer.Typer:
-    from llmcert.cli._app import handle_errors
+    from llmcert.cli._errors import handle_errors
 
     app = typer.Typer()
 
