@@ -134,12 +134,14 @@ async def run_units(
                     before_execute = None
             try:
                 identity = await identify
-            except BaseException:
+            except BaseException as exc:
                 if started is not None:
                     await started.cancel()
-                if journal.count() == 0:
+                # A model that cannot be identified leaves nothing. An interrupted run keeps
+                # its nonce: calls already answered are then resent under the same keys.
+                if isinstance(exc, Exception) and journal.count() == 0:
                     journal.close()
-                    _remove_new(created)  # a model that cannot be identified leaves nothing
+                    _remove_new(created)
                 raise
         try:
             return await _execute(
