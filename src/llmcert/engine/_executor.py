@@ -39,8 +39,11 @@ def effective_concurrency(concurrency: int, backend: ModelBackend) -> int:
 
 
 class StartedCalls:
-    """Calls sent before their units were keyed: the first wave of a run whose
-    model is still being identified. :func:`execute` takes them over."""
+    """The first wave of a run, sent before its units could be keyed.
+
+    The model is still being identified; :func:`execute` takes these calls over
+    once it is, instead of sending their units again.
+    """
 
     def __init__(
         self,

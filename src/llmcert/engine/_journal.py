@@ -131,8 +131,9 @@ class Journal:
         """Schema 1 lacked the request key; its units keep none."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("ALTER TABLE units ADD COLUMN request_key TEXT")
-            self._db.execute("UPDATE meta SET v=? WHERE k='schema'", (SCHEMA_VERSION,))
+            if self._meta("schema") == "1":  # not upgraded meanwhile by another process
+                self._db.execute("ALTER TABLE units ADD COLUMN request_key TEXT")
+                self._db.execute("UPDATE meta SET v=? WHERE k='schema'", (SCHEMA_VERSION,))
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT v FROM meta WHERE k=?", (key,)).fetchone()

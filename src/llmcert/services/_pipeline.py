@@ -150,10 +150,10 @@ async def run_units(
                 identity,
                 model,
                 journal,
-                started,
-                progress,
-                retry,
-                before_execute,
+                started=started,
+                progress=progress,
+                retry=retry,
+                before_execute=before_execute,
             )
         finally:
             if started is not None:
@@ -200,11 +200,13 @@ async def _execute(
     identity: ModelIdentity,
     model: ModelBackend,
     journal: Journal,
+    *,
     started: StartedCalls | None,
     progress: ProgressSink | None,
     retry: RetryPolicy | None,
     before_execute: Callable[[], None] | None,
 ) -> Executed:
+    """Key the units to the model, skip what the journal holds, send the rest."""
     from llmcert.report import preload_html
     from llmcert.services._environment import capture_environment
     from llmcert.services._unit_finish import UnitFinisher
