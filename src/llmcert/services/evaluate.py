@@ -83,9 +83,8 @@ async def evaluate(
             before_execute=before_execute,
         )
     finally:
-        if not identifying.done():
-            identifying.cancel()
-            await asyncio.gather(identifying, return_exceptions=True)
+        identifying.cancel()  # no effect once done; its outcome is collected either way
+        await asyncio.gather(identifying, return_exceptions=True)
         if backend is None:
             await model.aclose()
     return _pipeline.finish(
