@@ -65,7 +65,9 @@ def eval_command(
         command=sys.argv[1:],
     )
     sink = RichProgress(_label(suite, model)) if progress else None
-    outcome = evaluate_sync(request, progress=sink, before_execute=_settle_heap)
+    outcome = evaluate_sync(
+        request, progress=sink, before_execute=_settle_heap, ahead=(_load_table_renderer,)
+    )
     _print_result(outcome.result)
     typer.echo(f"result: {outcome.result_path}")
     typer.echo(f"report: {outcome.report_path}")
@@ -89,6 +91,12 @@ def _settle_heap() -> None:
     import gc
 
     gc.freeze()
+
+
+def _load_table_renderer() -> None:
+    """Import what prints the results table, while calls are in flight."""
+    import rich.console
+    import rich.table  # noqa: F401
 
 
 def _fmt(x: float | None) -> str:

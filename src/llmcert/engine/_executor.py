@@ -96,7 +96,6 @@ async def execute(
     progress: ProgressSink | None = None,
     seed: int = 0,
     on_recorded: Callable[[WorkUnit], None] | None = None,
-    on_all_sent: Callable[[], None] | None = None,
     started: StartedCalls | None = None,
 ) -> ExecutionStats:
     """Send every unit once, committing each outcome as it arrives.
@@ -106,10 +105,9 @@ async def execute(
     (every later call would fail the same way); other failures are recorded per
     unit after retries and the run goes on.
 
-    ``on_recorded`` hears of each unit once its outcome is committed, and
-    ``on_all_sent`` once the last unit has been sent: from then on the run only
-    waits, which is when a caller can get ahead on its own work. A unit whose
-    request is among ``started`` is not sent again: its call is awaited.
+    ``on_recorded`` hears of each unit once its outcome is committed (so a caller
+    can get ahead on its own work). A unit whose request is among ``started`` is
+    not sent again: its call is awaited.
     """
     policy = retry or RetryPolicy()
     sink = progress or NullProgress()
@@ -123,19 +121,8 @@ async def execute(
         stats.retries += 1
         sink.retried()
 
-    all_sent = False
-
-    def next_unit() -> WorkUnit | None:
-        nonlocal all_sent
-        unit = next(pending, None)
-        if unit is None and not all_sent:
-            all_sent = True
-            if on_all_sent is not None:
-                on_all_sent()
-        return unit
-
     async def worker() -> None:
-        while (unit := next_unit()) is not None:
+        for unit in pending:
             taken = started.take(unit.request_key) if started is not None else None
             if taken is not None:
                 sent_at, task = taken

@@ -113,10 +113,12 @@ async def run_units(
     progress: ProgressSink | None,
     retry: RetryPolicy | None,
     before_execute: Callable[[], None] | None = None,
+    ahead: Sequence[Callable[[], object]] = (),
 ) -> Executed:
     """Plan, skip what the journal already holds, execute the rest.
 
-    ``identify`` may still be under way. A journal that holds nothing needs every
+    ``ahead`` is work the caller needs only at the end, done while calls are in
+    flight. ``identify`` may still be under way. A journal that holds nothing needs every
     unit sent whatever the model turns out to be, so the first wave of calls goes
     out at once and the identity is awaited only to key their answers.
     """
@@ -154,6 +156,7 @@ async def run_units(
                 progress=progress,
                 retry=retry,
                 before_execute=before_execute,
+                ahead=ahead,
             )
         finally:
             if started is not None:
@@ -205,6 +208,7 @@ async def _execute(
     progress: ProgressSink | None,
     retry: RetryPolicy | None,
     before_execute: Callable[[], None] | None,
+    ahead: Sequence[Callable[[], object]],
 ) -> Executed:
     """Key the units to the model, skip what the journal holds, send the rest."""
     from llmcert.report import preload_html
@@ -231,13 +235,13 @@ async def _execute(
     todo = [u for u in units if u.key not in done or done[u.key].status != "ok"]
     sent_now = {u.key for u in todo}
     # The report's template and the environment are needed only at the end.
-    finisher = UnitFinisher(
-        units, prepared.scorer, sent_now, journal, also=(preload_html, capture_environment)
-    )
+    also: list[Callable[[], object]] = [preload_html, capture_environment, *ahead]
+    finisher = UnitFinisher(units, prepared.scorer, sent_now, journal, also=also)
     if progress is not None:
         progress.start(len(units), len(units) - len(todo))
     if before_execute is not None:
         before_execute()
+    finisher.start()
     try:
         stats = await execute(
             todo,
@@ -249,7 +253,6 @@ async def _execute(
             progress=progress,
             seed=request.seed,
             on_recorded=finisher.recorded,
-            on_all_sent=finisher.start,
             started=started,
         )
     finally:

@@ -1,8 +1,8 @@
-"""Score, record and render units while the last calls of a run are in flight.
+"""Score, record and render units while the run is waiting on the endpoint.
 
-Once the last unit of a run has been sent, the process only waits on the endpoint:
-for a fixed-latency endpoint that is a whole round trip. Scoring the units whose
-outcomes are already final and rendering their report sections then costs no wall
+Most of a run against an endpoint is waiting: answers come back in bursts, and
+between bursts the process has nothing to do. Scoring the units whose outcomes are
+final and rendering their report sections in those quiet moments costs no wall
 time, and what is left for the end is only the units that answered last.
 """
 
@@ -23,6 +23,9 @@ from llmcert.services._results import UnitResult, request_record, unit_result
 #: Longest stretch of unit work between two yields to the event loop, in seconds:
 #: an answer arriving meanwhile waits about this long to be journaled.
 SLICE_S = 0.004
+#: Work starts only once no answer has arrived for this long, so that a burst of
+#: answers (and the calls they free a worker to send) is never held up.
+QUIET_S = 0.005
 
 
 class UnitFinisher:
@@ -30,8 +33,9 @@ class UnitFinisher:
 
     A unit taken from the journal is final from the start; a sent unit once its
     outcome is committed (:meth:`recorded`). :meth:`start` begins working through
-    the final units on the event loop, in short slices; :meth:`complete` does the
-    rest. The journal stays the truth: every outcome is read back from it.
+    the final units on the event loop, in short slices and only in quiet moments;
+    :meth:`complete` does the rest. The journal stays the truth: every outcome is
+    read back from it.
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class UnitFinisher:
         self._index = {u.key: i for i, u in enumerate(self._units)}
         self._final = deque(u for u in self._units if u.key not in sent_now)
         self._more = asyncio.Event()
+        self._last_recorded = 0.0
         self._results: dict[str, UnitResult] = {}
         self._requests: list[dict[str, Any]] | None = None
         self._sections: UnitSections | None = None
@@ -59,10 +64,11 @@ class UnitFinisher:
 
     def recorded(self, unit: WorkUnit) -> None:
         self._final.append(unit)
+        self._last_recorded = time.perf_counter()
         self._more.set()
 
     def start(self) -> None:
-        """Begin working ahead; called once every unit has been sent."""
+        """Begin working ahead (from inside the event loop that runs the calls)."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._work_ahead())
 
@@ -94,22 +100,27 @@ class UnitFinisher:
         ]
 
     async def _work_ahead(self) -> None:
-        # The one-off steps (the ``also`` work, planning the shared texts) run whole: every
-        # unit is already sent, so delaying an answer's journaling delays nothing else.
-        for work in self._also:
-            work()
-            await asyncio.sleep(0)
-        self.sections()
+        once: list[Callable[[], object]] = [*self._also, self.sections]
         final = self._final
+        await self._more.wait()  # nothing before the first answer: the first calls go out as one
         while True:
-            deadline = time.perf_counter() + SLICE_S
-            while final and time.perf_counter() < deadline:
-                self._finish([final.popleft() for _ in range(min(16, len(final)))], render=True)
-            if final:
-                await asyncio.sleep(0)
+            await self._quiet()
+            if once:
+                # One-off steps run whole: each is short next to a quiet moment.
+                once.pop(0)()
+            elif final:
+                deadline = time.perf_counter() + SLICE_S
+                while final and time.perf_counter() < deadline:
+                    self._finish([final.popleft() for _ in range(min(16, len(final)))], render=True)
             else:
                 self._more.clear()
                 await self._more.wait()
+
+    async def _quiet(self) -> None:
+        """Return once no answer has been recorded for :data:`QUIET_S`."""
+        while (wait := self._last_recorded + QUIET_S - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        await asyncio.sleep(0)  # let anything ready go first
 
     def _finish(self, units: Sequence[WorkUnit], *, render: bool) -> None:
         todo = [u for u in units if u.key not in self._results]

@@ -5,8 +5,8 @@ endpoint costs a network round trip, so the first thing done is to start it:
 loading the rest of the pipeline, the suite and the rendered prompts happen in a
 worker thread meanwhile, and into a fresh journal the first calls go out before
 the identity is back (see ``_pipeline.run_units``). What only the end needs
-(scoring, the report, the environment) is done while the last calls are in
-flight (see ``_unit_finish``).
+(scoring, the report, the environment) is done in the quiet moments while calls
+are in flight (see ``_unit_finish``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,11 +53,14 @@ async def evaluate(
     backend: ModelBackend | None = None,
     retry: RetryPolicy | None = None,
     before_execute: Callable[[], None] | None = None,
+    ahead: Sequence[Callable[[], object]] = (),
 ) -> EvalOutcome:
     """Evaluate one suite on one model; resumable by re-running the same request.
 
     ``before_execute`` runs once everything is loaded, just before the first work
-    unit is sent (the CLI uses it for process-wide tuning).
+    unit is sent (the CLI uses it for process-wide tuning). ``ahead`` is work the
+    caller needs only afterwards, done while calls are in flight (the CLI loads its
+    table renderer there).
     """
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -81,6 +84,7 @@ async def evaluate(
             progress=progress,
             retry=retry,
             before_execute=before_execute,
+            ahead=ahead,
         )
     finally:
         identifying.cancel()  # no effect once done; its outcome is collected either way
