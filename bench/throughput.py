@@ -2,7 +2,9 @@
 
 Ideal time = ceil(N / C) × latency. Reports, over repeated runs (medians):
 the whole process wall time (start-up and report writing included) / ideal,
-the span from first request to last response / ideal, and harness CPU per item.
+the span from first request to last response / ideal, harness CPU per item, and
+the whole-process time of a bare aiohttp client (bench/bare_client.py) / ideal,
+run in turn with llmcert as the floor the machine allows at that moment.
 Each run uses a fresh output directory, so nothing comes from the journal. One
 unmeasured run goes first, with bytecode writing allowed, so that the measured
 runs start as an installed package does: from compiled bytecode, files in the
@@ -83,6 +85,14 @@ def one_run(suite: Path, model: str, n: int, c: int, out: Path) -> dict[str, flo
     return {"wall": wall, "span": timings["first_request_to_last_response_s"], "cpu": cpu}
 
 
+def bare_run(base_url: str, model: str, n: int, c: int) -> float:
+    """Whole-process time of bench/bare_client.py: the floor under the same conditions."""
+    script = Path(__file__).with_name("bare_client.py")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(script), base_url, model, str(n), str(c)], check=True)
+    return time.perf_counter() - t0
+
+
 def bench(n: int, c: int, latency: float, runs: int) -> dict[str, float]:
     ideal = math.ceil(n / c) * latency
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,10 +100,12 @@ def bench(n: int, c: int, latency: float, runs: int) -> dict[str, float]:
         suite = write_suite(base, n)
         with fake_server_process(latency=latency, model="bench-model") as server:
             one_run(suite, server.model_ref, n, c, base / "warm-up")
-            results = [
-                one_run(suite, server.model_ref, n, c, base / f"out{i}") for i in range(runs)
-            ]
+            results, bare = [], []
+            for i in range(runs):  # interleaved, so that the machine's drift hits both alike
+                results.append(one_run(suite, server.model_ref, n, c, base / f"out{i}"))
+                bare.append(bare_run(server.base_url, server.model, n, c))
     wall = statistics.median(r["wall"] for r in results)
+    bare_wall = statistics.median(bare)
     span = statistics.median(r["span"] for r in results)
     cpu = statistics.median(r["cpu"] for r in results)
     row = {
@@ -106,6 +118,7 @@ def bench(n: int, c: int, latency: float, runs: int) -> dict[str, float]:
         "span_s": round(span, 3),
         "span_ratio": round(span / ideal, 3),
         "cpu_ms_per_item": round(1000 * cpu / n, 3),
+        "bare_client_wall_ratio": round(bare_wall / ideal, 3),
     }
     print(json.dumps(row))
     return row
