@@ -65,7 +65,7 @@ class Executed:
     run_id: str
     units: list[WorkUnit]
     results: list[UnitResult]  # in the order of ``units``
-    sections: UnitSections
+    sections: UnitSections | None  # those rendered during the run
     sent_now: set[str]
     stats: ExecutionStats
 
@@ -235,8 +235,8 @@ async def _execute(
     todo = [u for u in units if u.key not in done or done[u.key].status != "ok"]
     sent_now = {u.key for u in todo}
     # The report's template and the environment are needed only at the end.
-    also: list[Callable[[], object]] = [preload_html, capture_environment, *ahead]
-    finisher = UnitFinisher(units, prepared.scorer, sent_now, journal, also=also)
+    end_work: list[Callable[[], object]] = [preload_html, capture_environment, *ahead]
+    finisher = UnitFinisher(units, prepared.scorer, sent_now, journal, ahead=end_work)
     if progress is not None:
         progress.start(len(units), len(units) - len(todo))
     if before_execute is not None:
@@ -262,7 +262,7 @@ async def _execute(
     if isinstance(model, VerifiesIdentity):
         model.verify_unchanged()
     results = finisher.complete()
-    return Executed(identity, run_id, units, results, finisher.sections(), sent_now, stats)
+    return Executed(identity, run_id, units, results, finisher.sections, sent_now, stats)
 
 
 def _slug(identity: ModelIdentity) -> str:

@@ -45,10 +45,10 @@ class UnitFinisher:
         sent_now: set[str],
         journal: Journal,
         *,
-        also: Sequence[Callable[[], object]] = (),
+        ahead: Sequence[Callable[[], object]] = (),
     ) -> None:
-        """``also``: other work for the end of the run, done first when working ahead."""
-        self._also = also
+        """``ahead``: other work for the end of the run, done first in the quiet moments."""
+        self._ahead = ahead
         self._units = list(units)
         self._scorer = scorer
         self._sent_now = sent_now
@@ -85,11 +85,13 @@ class UnitFinisher:
         self._finish(missing, render=False)
         return [self._results[u.key] for u in self._units]
 
-    def sections(self) -> UnitSections:
-        """The report's unit sections, with those rendered ahead already in place."""
-        if self._sections is None:
-            self._sections = UnitSections(self._rows())
+    @property
+    def sections(self) -> UnitSections | None:
+        """The report's unit sections rendered so far; ``None`` if no quiet moment came."""
         return self._sections
+
+    def _plan_sections(self) -> None:
+        self._sections = UnitSections(self._rows())
 
     def _rows(self) -> list[RequestRow]:
         if self._requests is None:
@@ -100,7 +102,7 @@ class UnitFinisher:
         ]
 
     async def _work_ahead(self) -> None:
-        once: list[Callable[[], object]] = [*self._also, self.sections]
+        once: list[Callable[[], object]] = [*self._ahead, self._plan_sections]
         final = self._final
         await self._more.wait()  # nothing before the first answer: the first calls go out as one
         while True:
