@@ -59,6 +59,21 @@ def journal_keys(out: Path) -> set[str]:
         db.close()
 
 
+def numbered_suite(tmp_path: Path, n: int) -> Path:
+    items = [
+        {"id": f"i{i:03d}", "input": f"question {i}", "target": "x", "language": "en"}
+        for i in range(n)
+    ]
+    return write_suite(tmp_path / "suite", items)
+
+
+def generated_per_key(units: list[dict[str, Any]]) -> Counter[str]:
+    """How often the server generated a new answer under each Idempotency-Key."""
+    return Counter(
+        e["idempotency_key"] for e in units if e["outcome"] == 200 and not e.get("replay")
+    )
+
+
 def log_entries(log: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
@@ -75,11 +90,7 @@ def unit_results(out: Path) -> tuple[dict[tuple[str, int], Any], Any]:
 def test_sigkill_then_resume_answers_every_unit_exactly_once(
     tmp_path: Path, kill_after: int
 ) -> None:
-    items = [
-        {"id": f"i{i:03d}", "input": f"question {i}", "target": "x", "language": "en"}
-        for i in range(N_ITEMS)
-    ]
-    suite = write_suite(tmp_path / "suite", items)
+    suite = numbered_suite(tmp_path, N_ITEMS)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with fake_server(tmp_path, "srv", latency=0.02) as (model, log):
@@ -106,9 +117,7 @@ def test_sigkill_then_resume_answers_every_unit_exactly_once(
         entries = log_entries(log)
 
     units = [e for e in entries if e.get("idempotency_key")]
-    answered = Counter(
-        e["idempotency_key"] for e in units if e["outcome"] == 200 and not e.get("replay")
-    )
+    answered = generated_per_key(units)
     assert len(answered) == N_ITEMS * REPEATS
     assert set(answered.values()) == {1}, "some unit was generated more than once"
     resent = {e["idempotency_key"] for e in units if float(e["time"]) > killed_at}
@@ -129,11 +138,8 @@ def test_sigkill_then_resume_answers_every_unit_exactly_once(
 
 def test_sigkill_during_the_first_wave_then_resume_answers_each_unit_once(tmp_path: Path) -> None:
     """Killed while the first calls wait for the identity: nothing journaled, nothing lost."""
-    items = [
-        {"id": f"i{i:03d}", "input": f"question {i}", "target": "x", "language": "en"}
-        for i in range(40)
-    ]
-    suite = write_suite(tmp_path / "suite", items)
+    n_items = 40
+    suite = numbered_suite(tmp_path, n_items)
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with fake_server(tmp_path, "srv", latency=0.5) as (model, log):
@@ -152,10 +158,8 @@ def test_sigkill_during_the_first_wave_then_resume_answers_each_unit_once(tmp_pa
         entries = log_entries(log)
 
     units = [e for e in entries if e.get("idempotency_key")]
-    answered = Counter(
-        e["idempotency_key"] for e in units if e["outcome"] == 200 and not e.get("replay")
-    )
-    assert len(answered) == len(items) * REPEATS
+    answered = generated_per_key(units)
+    assert len(answered) == n_items * REPEATS
     assert set(answered.values()) == {1}, "some unit was generated more than once"
     # The calls cut off by the kill were sent again under the same keys and replayed.
     assert any(e.get("replay") for e in units)
