@@ -80,9 +80,18 @@ class _Connection:
     and the harness's CPU is what limits throughput at high concurrency.
     """
 
-    def __init__(self, *, timeout: float, secure: bool) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        secure: bool,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        max_response_bytes: int | None = None,
+    ) -> None:
         self._timeout = timeout
         self._secure = secure
+        self._resolver = resolver  # e.g. an egress policy's, which vets every address
+        self._max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
@@ -90,6 +99,7 @@ class _Connection:
             connector = aiohttp.TCPConnector(
                 limit=0,  # concurrency is bounded by the engine, not here
                 ssl=ssl.create_default_context() if self._secure else False,
+                resolver=self._resolver,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -103,8 +113,18 @@ class _Connection:
     async def send(
         self, method: str, url: str, headers: dict[str, str], content: bytes | None
     ) -> tuple[int, Mapping[str, str], bytes]:
-        async with self.session().request(method, url, headers=headers, data=content) as resp:
-            return resp.status, resp.headers, await resp.read()
+        # Never redirected: the endpoint named is the only one a request (and its key) goes to.
+        async with self.session().request(
+            method, url, headers=headers, data=content, allow_redirects=False
+        ) as resp:
+            if self._max_response_bytes is None:
+                return resp.status, resp.headers, await resp.read()
+            body = await resp.content.read(self._max_response_bytes + 1)
+            while len(body) <= self._max_response_bytes and not resp.content.at_eof():
+                body += await resp.content.read(self._max_response_bytes + 1 - len(body))
+            if len(body) > self._max_response_bytes:
+                raise MalformedResponse(f"{url}: response exceeds {self._max_response_bytes} bytes")
+            return resp.status, resp.headers, body
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -126,6 +146,8 @@ class OpenAICompatBackend:
         api_key: str | None = None,
         timeout: float = 120.0,
         ref_text: str | None = None,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -134,7 +156,12 @@ class OpenAICompatBackend:
         self._headers = {"User-Agent": f"llmcert/{__version__}", "Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._conn = _Connection(timeout=timeout, secure=self.base_url.startswith("https:"))
+        self._conn = _Connection(
+            timeout=timeout,
+            secure=self.base_url.startswith("https:"),
+            resolver=resolver,
+            max_response_bytes=max_response_bytes,
+        )
 
     @classmethod
     def from_ref(cls, ref: ModelRef) -> OpenAICompatBackend:
@@ -191,7 +218,7 @@ class OpenAICompatBackend:
         self, status: int, headers: Mapping[str, str], body: bytes, path: str
     ) -> dict[str, Any]:
         where = f"{self.base_url}{path}"
-        if status >= 400:
+        if status >= 300:  # a redirect (never followed) is a refusal, not an answer
             if status in (401, 403):
                 raise AuthenticationError(
                     f"{where} refused the credentials (HTTP {status}): set the API key in "
