@@ -34,6 +34,7 @@ from llmcert.server import Limits, SigningConfig, WorkerResult, create_app, proc
 from tests.conftest import make_keypair
 from tests.server.conftest import (
     STANDARD_REF,
+    TEST_EGRESS,
     FakeWorker,
     identity_for,
 )
@@ -162,6 +163,7 @@ def serving(directory: Path, limits: Limits | None = None) -> Iterator[LiveServe
         worker=worker,
         signing=SigningConfig(private, public, issuer="E2E Registry", validity_days=30),
         limits=limits or Limits(max_attachment_bytes=64 * 1024, max_attachments=3),
+        egress=TEST_EGRESS,
     )
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -12,6 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from llmcert._hashing import digest_bytes
+from llmcert.egress import Egress, EgressPolicy
+from llmcert.errors import BackendUnavailable
 from llmcert.models._types import ModelIdentity
 from llmcert.registry import FilingRecord, Registry, open_registry
 from llmcert.report import Environment
@@ -27,9 +29,16 @@ from llmcert.server import Limits, SigningConfig, WorkerResult, create_app, proc
 from tests.conftest import make_keypair
 
 STANDARD_ID = "gbt-45654-2025"
-STANDARD_VERSION = "2025.1"
+STANDARD_VERSION = "1.0.0"  # the built-in standard's: filings name registered standards
 STANDARD_REF = f"{STANDARD_ID}@{STANDARD_VERSION}"
 ROLES = ("applicant", "assessor", "admin")
+
+#: The explicit test setting: the fake worker's models are local files, and the tests'
+#: endpoints listen on loopback. The default policy (``Egress()``) allows neither.
+TEST_EGRESS = Egress(
+    policy=EgressPolicy.allowing(["127.0.0.0/8", "::1/128"]),
+    allowed_schemes=frozenset({"openai", "llamacpp"}),
+)
 
 
 def identity_for(name: str) -> ModelIdentity:
@@ -111,7 +120,7 @@ class FakeWorker:
         self.seen.append(filing.id)
         model = self.registry.get_model(filing.model_id)
         if model.name in self.broken:
-            raise RuntimeError("model endpoint unreachable")
+            raise BackendUnavailable("cannot reach http://10.0.0.5:22: banner SSH-2.0-OpenSSH_9.2")
         verdict = self.verdicts.get(model.name, "pass")
         body = make_assessment(self.identities[model.name], verdict=verdict)
         return WorkerResult(assessment=body, verdict=verdict, reasons=(f"fake {verdict}",))
@@ -200,7 +209,7 @@ async def server(
 ) -> AsyncIterator[Server]:
     worker = FakeWorker(registry)
     signing = SigningConfig(keys[0], keys[1], issuer="Test Registry", validity_days=30)
-    app = create_app(registry, worker=worker, signing=signing, limits=limits)
+    app = create_app(registry, worker=worker, signing=signing, limits=limits, egress=TEST_EGRESS)
     secrets = {role: registry.create_token(f"{role}-1", role, actor="test")[1] for role in ROLES}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

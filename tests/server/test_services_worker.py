@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmcert.errors import SpecError
+from llmcert.egress import OutboundRefused
 from llmcert.registry import Registry
 from llmcert.server._services_worker import DEFAULT_SCHEMES, checked_ref, services_worker
 from tests.server.conftest import STANDARD_REF
@@ -16,12 +16,12 @@ from tests.server.conftest import STANDARD_REF
     "ref", ["llamacpp:/etc/passwd", "embedded", "embedded:gemma3-270m", "mock:echo"]
 )
 def test_references_to_this_servers_own_files_and_models_are_refused(ref: str) -> None:
-    with pytest.raises(SpecError, match="does not assess"):
+    with pytest.raises(OutboundRefused, match="does not assess"):
         checked_ref(ref, DEFAULT_SCHEMES)
 
 
 def test_endpoints_are_allowed_and_the_operator_can_widen_the_list() -> None:
-    endpoint = "openai://127.0.0.1:9/v1?model=m"
+    endpoint = "openai://api.example.com:9/v1?model=m"
     assert checked_ref(endpoint, DEFAULT_SCHEMES) == endpoint
     assert checked_ref("embedded", frozenset({"embedded"})) == "embedded"
 
@@ -39,7 +39,7 @@ async def test_the_worker_refuses_before_touching_the_model(
     filing = registry.submit_filing(model.id, STANDARD_REF, applicant="applicant-1", actor="test")
     worker = services_worker(registry, tmp_path / "out")
     try:
-        with pytest.raises(SpecError, match="does not assess llamacpp"):
+        with pytest.raises(OutboundRefused, match="does not assess llamacpp"):
             await worker.run(filing)
     finally:
         await worker.aclose()

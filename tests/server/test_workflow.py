@@ -17,7 +17,7 @@ from llmcert.server import (
     create_app,
     processor_of,
 )
-from tests.server.conftest import STANDARD_REF, FakeWorker, Server, identity_for
+from tests.server.conftest import STANDARD_REF, TEST_EGRESS, FakeWorker, Server, identity_for
 
 
 def audit_size(server: Server) -> int:
@@ -136,7 +136,8 @@ async def test_a_failing_worker_hands_the_filing_to_review_with_the_error(server
     ).json()
     assert detail["status"] == "awaiting_review"
     assert detail["assessments"] == []
-    assert any("model endpoint unreachable" in n for n in detail["notes"])
+    assert any("assessment failed: endpoint unreachable" in n for n in detail["notes"])
+    assert not any("SSH" in n or "10.0.0.5" in n for n in detail["notes"])  # classified only
     approve = await server.client.post(
         f"/api/v1/filings/{filing_id}/approve",
         json={"comment": "ok"},
@@ -390,7 +391,7 @@ async def test_a_restart_requeues_filings_left_mid_assessment(
     registry.transition_filing(filing.id, FilingStatus.ASSESSING, actor="test")
     worker = FakeWorker(registry, identities={"interrupted": identity})
     signing = SigningConfig(keys[0], keys[1], issuer="Test Registry", validity_days=30)
-    app = create_app(registry, worker=worker, signing=signing, limits=limits)
+    app = create_app(registry, worker=worker, signing=signing, limits=limits, egress=TEST_EGRESS)
     async with app.router.lifespan_context(app):
         await processor_of(app).drain()
     assert worker.seen == [filing.id]

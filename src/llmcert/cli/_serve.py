@@ -74,31 +74,70 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    egress_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--egress-allow",
+            help="a network (CIDR) applicants' endpoints may be in although it is not public, "
+            "e.g. 10.1.2.0/24; by default loopback, private and link-local are refused",
+            show_default=False,
+        ),
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            "--credentials",
+            help="YAML mapping endpoint origins to the API key each gets "
+            "({env: NAME} or {file: PATH}); other origins get none",
+            show_default=False,
+        ),
+    ] = None,
+    standard: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--standard",
+            help="a standard file filings may name by id@version, besides the built-in ones",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the registry: JSON API under /api/v1, spec at /openapi.json, pages at /."""
     if ctx.invoked_subcommand is not None:
         return
+    import os
+
     import uvicorn
 
+    from llmcert.egress import DEFAULT_SCHEMES, CredentialMap, Egress, EgressPolicy
     from llmcert.registry import open_registry
     from llmcert.server import Limits, SigningConfig, create_app
-    from llmcert.server._services_worker import DEFAULT_SCHEMES, services_worker
+    from llmcert.server._services_worker import services_worker
+    from llmcert.server._standards import StandardCatalog
 
     signing = SigningConfig.from_env(
         key, public_key=public_key, issuer=issuer, validity_days=validity_days
     )
+    try:
+        policy = EgressPolicy.allowing(egress_allow or ())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--egress-allow") from None
+    egress = Egress(
+        policy=policy,
+        credentials=CredentialMap.load(credentials, os.environ) if credentials else CredentialMap(),
+        allowed_schemes=frozenset(allow_scheme) if allow_scheme else DEFAULT_SCHEMES,
+    )
+    standards = StandardCatalog.builtin(standard or ())
     store = open_registry(registry)
     try:
         app = create_app(
             store,
             worker=services_worker(
-                store,
-                output,
-                concurrency=concurrency,
-                allowed_schemes=frozenset(allow_scheme) if allow_scheme else DEFAULT_SCHEMES,
+                store, output, concurrency=concurrency, egress=egress, standards=standards
             ),
             signing=signing,
             limits=Limits(),
+            egress=egress,
+            standards=standards,
         )
         if host not in ("127.0.0.1", "::1", "localhost"):
             typer.echo(

@@ -73,6 +73,7 @@ def build_api_router() -> APIRouter:
             name=body.name,
             ref=body.ref,
             identity_digest=body.identity_digest,
+            egress=st.egress,
         )
         return s.ModelOut.of(model)
 
@@ -104,6 +105,7 @@ def build_api_router() -> APIRouter:
                 standard_ref=standard_ref,
                 uploads=uploads,
                 limits=st.limits,
+                standards=st.standards,
                 renews=renews,
             )
         )
@@ -237,7 +239,9 @@ def build_api_router() -> APIRouter:
     ) -> s.FilingOut:
         """File the certified model again against the same standard, linked to this certificate."""
         st = server_state(request)
-        filing = await run_in_threadpool(wf.renew, st.registry, signed_in(p), certificate_id)
+        filing = await run_in_threadpool(
+            wf.renew, st.registry, signed_in(p), certificate_id, st.standards
+        )
         st.processor.schedule(filing.id)
         return s.FilingOut.of(filing)
 

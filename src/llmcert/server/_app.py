@@ -16,12 +16,14 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from llmcert._version import __version__
+from llmcert.egress import Egress
 from llmcert.registry import Registry
 from llmcert.server._api import build_api_router
 from llmcert.server._auth import ACCESS
 from llmcert.server._config import Limits, SigningConfig
 from llmcert.server._http import GuardMiddleware, install_error_handlers
 from llmcert.server._pages import build_page_router, html_error
+from llmcert.server._standards import StandardCatalog
 from llmcert.server._state import ServerState
 from llmcert.server._worker import AssessmentWorker, FilingProcessor
 
@@ -38,8 +40,16 @@ def create_app(
     worker: AssessmentWorker,
     signing: SigningConfig,
     limits: Limits,
+    egress: Egress | None = None,
+    standards: StandardCatalog | None = None,
 ) -> FastAPI:
-    """The REST API (``/api/v1``, spec at ``/openapi.json``) and the web pages, over ``registry``."""
+    """The REST API (``/api/v1``, spec at ``/openapi.json``) and the web pages, over ``registry``.
+
+    ``egress`` decides which model references applicants may register (default:
+    remote endpoints at public addresses, no credentials); ``standards`` which
+    standards they may file against (default: the package's). Give the worker
+    the same two, so what is accepted is also what is assessed.
+    """
     key_id = signing.check()
     processor = FilingProcessor(registry, worker)
 
@@ -70,6 +80,8 @@ def create_app(
         processor=processor,
         key_id=key_id,
         public_key_pem=signing.public_key_path.read_text(encoding="ascii"),
+        egress=egress if egress is not None else Egress(),
+        standards=standards if standards is not None else StandardCatalog.builtin(),
     )
     app.state.registry = registry
     app.state.csrf_key = secrets.token_bytes(32)

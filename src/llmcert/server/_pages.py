@@ -272,14 +272,15 @@ def build_page_router() -> APIRouter:
         request: Request, me: Annotated[Principal, _who("page_model_create")]
     ) -> Response:
         form = await _form(request)
-        registry = server_state(request).registry
+        st = server_state(request)
         model = await run_in_threadpool(
             lambda: wf.register_model(
-                registry,
+                st.registry,
                 signed_in(me),
                 name=_text(form, "name"),
                 ref=_text(form, "ref"),
                 identity_digest=_text(form, "identity_digest"),
+                egress=st.egress,
             )
         )
         return _see_other(f"/filings/new?model_id={model.id}")
@@ -318,6 +319,7 @@ def build_page_router() -> APIRouter:
                 standard_ref=_text(form, "standard_ref"),
                 uploads=uploads,
                 limits=st.limits,
+                standards=st.standards,
                 renews=_text(form, "renews", required=False) or None,
             )
         )

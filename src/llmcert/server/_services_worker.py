@@ -1,52 +1,57 @@
 """The production worker: a filing becomes an ``llmcert.services.assess`` run.
 
 The model is assessed by the reference it was registered with, against the
-standard id the filing names, with the filing's attachments offered as
+registered standard the filing names, with the filing's attachments offered as
 evidence documents (by file stem). Each filing writes under its own folder, so
 a re-run after a crash resumes from that filing's journal.
 
-An applicant chooses the reference, so the server only acts on the schemes its
-operator allows: by default remote endpoints, never a path on the server's own
-disk (``llamacpp:``) or its bundled models, which an operator must opt into.
+An applicant chooses the reference, so the server acts on it only through the
+operator's :class:`~llmcert.egress.Egress`: allowed schemes only (by default
+remote endpoints, never a path on the server's own disk), addresses its egress
+policy permits, the operator's key only for the origin it is bound to. The
+standard comes from the :class:`StandardCatalog` (the package's standards and
+the operator's), never from a path a request carried, so the suites and data an
+assessment reads are the registry's, and the only applicant files it reads are
+its own filing's attachments.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from pathlib import Path
 
-from llmcert.errors import SpecError
-from llmcert.models import ModelRef
+from llmcert.egress import DEFAULT_SCHEMES, Egress, OutboundRefused
 from llmcert.registry import FilingRecord, Registry
+from llmcert.server._standards import StandardCatalog
 from llmcert.server._worker import QueueWorker, WorkerResult
+
+__all__ = ["DEFAULT_SCHEMES", "checked_ref", "services_worker"]
 
 
 def _evidence(registry: Registry, filing: FilingRecord, folder: Path) -> dict[str, Path]:
+    """This filing's attachments, written fresh into a folder only this process can read."""
+    if folder.exists():
+        shutil.rmtree(folder)
     found: dict[str, Path] = {}
     for attachment in registry.list_attachments(filing.id):
         name = Path(attachment.name).name
         content = registry.attachment_content(attachment.id)
         if not name or name in (".", "..") or content is None:
             continue
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = folder / name
-        target.write_bytes(content)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(content)
         found[Path(name).stem] = target
     return found
 
 
-#: Model reference schemes assessed unless the operator says otherwise.
-DEFAULT_SCHEMES = frozenset({"openai"})
-
-
 def checked_ref(text: str, allowed: frozenset[str]) -> str:
-    """The registered reference, if this server may act on it."""
-    ref = ModelRef.parse(text)
-    if ref.scheme not in allowed:
-        raise SpecError(
-            f"this registry does not assess {ref.scheme}: models (allowed: "
-            f"{', '.join(sorted(allowed))}); the operator can allow it with --allow-scheme"
-        )
+    """The registered reference, if a server allowing ``allowed`` schemes may act on it."""
+    Egress(allowed_schemes=allowed).check_reference(text)
     return text
 
 
@@ -55,27 +60,40 @@ def services_worker(
     output: Path,
     *,
     concurrency: int = 1,
-    allowed_schemes: frozenset[str] = DEFAULT_SCHEMES,
+    egress: Egress | None = None,
+    standards: StandardCatalog | None = None,
 ) -> QueueWorker:
     """A :class:`QueueWorker` running real assessments, ``concurrency`` at a time."""
     from llmcert.report._assessment_io import assessment_data
+
+    rules = egress if egress is not None else Egress()
+    catalog = standards if standards is not None else StandardCatalog.builtin()
 
     async def assess_filing(filing: FilingRecord) -> WorkerResult:
         from llmcert.services.assess import AssessRequest, assess
 
         model = await asyncio.to_thread(registry.get_model, filing.model_id)
-        ref = checked_ref(model.ref, allowed_schemes)
-        folder = output / filing.id
-        evidence = await asyncio.to_thread(_evidence, registry, filing, folder / "evidence")
-        outcome = await assess(
-            AssessRequest(
-                model=ref,
-                standard=filing.standard_ref.partition("@")[0],
-                evidence=evidence,
-                output=folder,
-                command=("llmcert", "serve", "filing", filing.id),
+        backend = rules.open_backend(model.ref)  # refuses before anything touches the model
+        try:
+            standard = catalog.path(filing.standard_ref)
+            if standard is None:
+                raise OutboundRefused(
+                    "unknown_standard", f"{filing.standard_ref} is not a registered standard"
+                )
+            folder = output / filing.id
+            evidence = await asyncio.to_thread(_evidence, registry, filing, folder / "evidence")
+            outcome = await assess(
+                AssessRequest(
+                    model=model.ref,
+                    standard=str(standard),
+                    evidence=evidence,
+                    output=folder,
+                    command=("llmcert", "serve", "filing", filing.id),
+                ),
+                backend=backend,
             )
-        )
+        finally:
+            await backend.aclose()
         assessment = outcome.assessment
         return WorkerResult(
             assessment=assessment_data(assessment),

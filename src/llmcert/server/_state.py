@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from llmcert.egress import Egress
 from llmcert.registry import Registry, TokenRecord
 from llmcert.server._config import Limits, SigningConfig
+from llmcert.server._standards import StandardCatalog
 from llmcert.server._worker import FilingProcessor
 
 _META_CSP = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
@@ -25,6 +27,10 @@ class ServerState:
     processor: FilingProcessor
     key_id: str
     public_key_pem: str
+    #: What applicants' model references may do (schemes, addresses, credentials).
+    egress: Egress
+    #: The standards filings may name.
+    standards: StandardCatalog
 
 
 def server_state(request: Request) -> ServerState:

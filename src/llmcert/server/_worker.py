@@ -6,6 +6,8 @@ filing submitted → assessing → awaiting_review through the registry, so ever
 step is audited, and records the worker's assessment as evidence. A worker that
 fails still hands the filing to review, with the failure as the note: the
 assessor sees it and rejects, instead of the filing hanging in ``assessing``.
+The applicant can read that note, so it holds only a classified error
+(:func:`llmcert.egress.classify`); the details go to the operator's log.
 """
 
 from __future__ import annotations
@@ -175,8 +177,11 @@ class FilingProcessor:
         try:
             note = await self._assess(filing)
         except Exception as exc:
+            from llmcert.egress import classify
+
             log.exception("assessment of filing %s failed", filing_id)
-            note = f"assessment failed: {type(exc).__name__}: {exc}"[:1900]
+            # The applicant reads this note: a class of error, never what an endpoint sent.
+            note = f"assessment failed: {classify(exc)}"
         try:
             await asyncio.to_thread(
                 self.registry.transition_filing,

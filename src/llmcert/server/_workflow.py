@@ -20,6 +20,7 @@ from typing import Any
 
 from llmcert._hashing import canonical_json
 from llmcert.certificates import CertificateCheck, CertificateStatus, verify_certificate
+from llmcert.egress import Egress, OutboundRefused
 from llmcert.registry import (
     AssessmentRecord,
     CertificateRecord,
@@ -33,6 +34,7 @@ from llmcert.registry import (
 from llmcert.registry import CertificateStatus as RegistryStatus
 from llmcert.server._config import Limits, SigningConfig
 from llmcert.server._http import ApiError
+from llmcert.server._standards import StandardCatalog
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,19 @@ def filings_for(
 
 
 def register_model(
-    registry: Registry, principal: TokenRecord, *, name: str, ref: str, identity_digest: str
+    registry: Registry,
+    principal: TokenRecord,
+    *,
+    name: str,
+    ref: str,
+    identity_digest: str,
+    egress: Egress,
 ) -> ModelRecord:
+    """Register a model whose reference this server may act on (checked before anything is stored)."""
+    try:
+        egress.check_reference(ref)
+    except OutboundRefused as exc:
+        raise ApiError(400, exc.code, str(exc)) from None
     return registry.register_model(
         name=name,
         ref=ref,
@@ -149,9 +162,19 @@ def submit_filing(
     standard_ref: str,
     uploads: list[Upload],
     limits: Limits,
+    standards: StandardCatalog,
     renews: str | None = None,
 ) -> FilingRecord:
     check_uploads(uploads, limits)
+    standard = standards.resolve(standard_ref)
+    if standard is None:
+        known = ", ".join(standards.refs)
+        raise ApiError(
+            400,
+            "unknown_standard",
+            f"not a standard this registry certifies against (known: {known})",
+        )
+    standard_ref = standard
     model = visible_model(registry, principal, model_id)
     if renews:
         _check_renewal(registry, model, renews)
@@ -173,7 +196,9 @@ def submit_filing(
     return filing
 
 
-def renew(registry: Registry, principal: TokenRecord, certificate_id: str) -> FilingRecord:
+def renew(
+    registry: Registry, principal: TokenRecord, certificate_id: str, standards: StandardCatalog
+) -> FilingRecord:
     old = registry.find_certificate(certificate_id)
     if old is None:
         raise ApiError(404, "not_found", f"no certificate with id {certificate_id!r}")
@@ -185,6 +210,7 @@ def renew(registry: Registry, principal: TokenRecord, certificate_id: str) -> Fi
         standard_ref=previous.standard_ref,
         uploads=[],
         limits=Limits(),
+        standards=standards,
         renews=certificate_id,
     )
 
