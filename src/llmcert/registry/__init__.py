@@ -23,7 +23,12 @@ if TYPE_CHECKING:
         verify_audit,
     )
     from llmcert.registry._engine import ENV_VAR, default_database_path, open_registry
-    from llmcert.registry._errors import IllegalTransition, RecordNotFound, RegistryError
+    from llmcert.registry._errors import (
+        IllegalTransition,
+        QuotaExceeded,
+        RecordNotFound,
+        RegistryError,
+    )
     from llmcert.registry._records import (
         AssessmentRecord,
         AttachmentRecord,
@@ -40,7 +45,7 @@ if TYPE_CHECKING:
         FilingStatus,
         Role,
     )
-    from llmcert.registry._store import Registry
+    from llmcert.registry._store import FilingQuota, NewAttachment, Registry
 
 _WHERE = {
     "GENESIS_HASH": "_audit",
@@ -52,6 +57,7 @@ _WHERE = {
     "default_database_path": "_engine",
     "open_registry": "_engine",
     "IllegalTransition": "_errors",
+    "QuotaExceeded": "_errors",
     "RecordNotFound": "_errors",
     "RegistryError": "_errors",
     "AssessmentRecord": "_records",
@@ -66,6 +72,8 @@ _WHERE = {
     "CertificateStatus": "_states",
     "FilingStatus": "_states",
     "Role": "_states",
+    "FilingQuota": "_store",
+    "NewAttachment": "_store",
     "Registry": "_store",
 }
 
@@ -81,10 +89,13 @@ __all__ = [
     "AuditReport",
     "CertificateRecord",
     "CertificateStatus",
+    "FilingQuota",
     "FilingRecord",
     "FilingStatus",
     "IllegalTransition",
     "ModelRecord",
+    "NewAttachment",
+    "QuotaExceeded",
     "RecordNotFound",
     "Registry",
     "RegistryError",

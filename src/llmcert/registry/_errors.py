@@ -5,7 +5,8 @@
     LlmcertError
     └── RegistryError            the registry cannot do what was asked
         ├── RecordNotFound       no model, filing, certificate or token with that id
-        └── IllegalTransition    a filing or certificate may not move to that status
+        ├── IllegalTransition    a filing or certificate may not move to that status
+        └── QuotaExceeded        an applicant would hold more than its quota allows
 
 A refused request changes nothing: the transaction it ran in is rolled back.
 """
@@ -56,3 +57,7 @@ class IllegalTransition(RegistryError):
         if hint:
             message += f" ({hint})"
         super().__init__(message)
+
+
+class QuotaExceeded(RegistryError):
+    """The applicant already holds as many open filings or attachment bytes as allowed."""

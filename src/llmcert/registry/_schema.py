@@ -97,7 +97,10 @@ class FilingRow(Base):
     """A request to certify one model against one standard version; walks the state machine."""
 
     __tablename__ = "filings"
-    __table_args__ = (CheckConstraint(_one_of("status", FilingStatus), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("status", FilingStatus), name="status"),
+        UniqueConstraint("applicant", "submission_key", name="uq_filings_applicant_submission_key"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     model_id: Mapped[str] = mapped_column(ForeignKey("models.id"), index=True)
@@ -111,6 +114,8 @@ class FilingRow(Base):
     )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: The client's Idempotency-Key, so that a retried submission finds its first filing.
+    submission_key: Mapped[str | None] = mapped_column(NAME)
 
 
 class AttachmentRow(Base):

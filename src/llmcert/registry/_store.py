@@ -7,11 +7,14 @@ so it changes nothing. Results are frozen records (``_records``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from llmcert._hashing import digest_bytes, digest_file
 from llmcert.registry._base import (
@@ -22,7 +25,7 @@ from llmcert.registry._base import (
     parse_status,
 )
 from llmcert.registry._certstore import CertificateStore
-from llmcert.registry._errors import IllegalTransition, RegistryError
+from llmcert.registry._errors import IllegalTransition, QuotaExceeded, RegistryError
 from llmcert.registry._records import (
     AssessmentRecord,
     AttachmentRecord,
@@ -46,6 +49,30 @@ from llmcert.registry._states import (
     FilingStatus,
 )
 from llmcert.registry._tokens import TokenStore
+
+#: Filings still in the applicant's hands or the registry's: not yet decided.
+OPEN_STATUSES = (
+    FilingStatus.SUBMITTED.value,
+    FilingStatus.ASSESSING.value,
+    FilingStatus.AWAITING_REVIEW.value,
+)
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    """An evidence document filed inline with a submission."""
+
+    name: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class FilingQuota:
+    """What one applicant may hold: open filings, and attachment bytes over all filings."""
+
+    max_open_filings: int
+    max_attachment_bytes: int
 
 
 class Registry(CertificateStore, TokenStore):
@@ -107,17 +134,72 @@ class Registry(CertificateStore, TokenStore):
         applicant: str,
         actor: str,
         renews: str | None = None,
+        attachments: Sequence[NewAttachment] = (),
+        submission_key: str | None = None,
+        quota: FilingQuota | None = None,
     ) -> FilingRecord:
-        """File a model for certification; ``renews`` names the certificate a renewal replaces."""
+        """File a model for certification (see :meth:`file`, which also says if it was new)."""
+        return self.file(
+            model_id,
+            standard_ref,
+            applicant=applicant,
+            actor=actor,
+            renews=renews,
+            attachments=attachments,
+            submission_key=submission_key,
+            quota=quota,
+        )[0]
+
+    def file(
+        self,
+        model_id: str,
+        standard_ref: str,
+        *,
+        applicant: str,
+        actor: str,
+        renews: str | None = None,
+        attachments: Sequence[NewAttachment] = (),
+        submission_key: str | None = None,
+        quota: FilingQuota | None = None,
+    ) -> tuple[FilingRecord, bool]:
+        """File a model with its evidence, in one transaction: all of it appears, or none.
+
+        Returns the filing and whether it is new (False: the submission key's earlier one).
+
+        ``renews`` names the certificate a renewal replaces. With a
+        ``submission_key`` a second submission by the same applicant with the
+        same key returns the first filing unchanged. ``quota`` bounds the
+        applicant's open filings and stored attachment bytes, checked under the
+        same write lock, so concurrent submissions cannot overrun it.
+        """
         check_text(standard_ref, "standard ref")
         check_text(applicant, "applicant")
+        if submission_key is not None:
+            check_text(submission_key, "idempotency key")
+        names = [a.name for a in attachments]
+        if len(set(names)) != len(names):
+            raise RegistryError("two attachments have the same name")
+        for attachment in attachments:
+            check_text(attachment.name, "attachment name", 300)
+            check_text(attachment.media_type, "media type")
         now = self._now()
         with self._write() as session:
+            if submission_key is not None:
+                earlier = session.scalar(
+                    select(FilingRow).where(
+                        FilingRow.applicant == applicant,
+                        FilingRow.submission_key == submission_key,
+                    )
+                )
+                if earlier is not None:
+                    return FilingRecord.of(earlier), False
             self._get(session, ModelRow, model_id, "model")
             if renews is not None:
                 old = self._get(session, CertificateRow, renews, "certificate")
                 if old.status == CertificateStatus.REVOKED:
                     raise RegistryError(f"certificate {renews!r} is revoked and cannot be renewed")
+            if quota is not None:
+                self._check_quota(session, applicant, quota, attachments)
             row = FilingRow(
                 id=new_id(),
                 model_id=model_id,
@@ -127,6 +209,7 @@ class Registry(CertificateStore, TokenStore):
                 renews_certificate_id=renews,
                 created_at=now,
                 updated_at=now,
+                submission_key=submission_key,
             )
             session.add(row)
             self._audit(
@@ -142,7 +225,43 @@ class Registry(CertificateStore, TokenStore):
                 },
                 at=now,
             )
-            return FilingRecord.of(row)
+            session.flush()
+            for attachment in attachments:
+                self._add_attachment_row(
+                    session,
+                    row.id,
+                    attachment.name,
+                    attachment.media_type,
+                    attachment.content,
+                    None,
+                    actor=actor,
+                    at=now,
+                )
+            return FilingRecord.of(row), True
+
+    @staticmethod
+    def _check_quota(
+        session: Session, applicant: str, quota: FilingQuota, adding: Sequence[NewAttachment]
+    ) -> None:
+        open_filings = session.scalar(
+            select(func.count())
+            .select_from(FilingRow)
+            .where(FilingRow.applicant == applicant, FilingRow.status.in_(OPEN_STATUSES))
+        )
+        if (open_filings or 0) >= quota.max_open_filings:
+            raise QuotaExceeded(
+                f"at most {quota.max_open_filings} filings may be open at once; "
+                "wait for a decision on one"
+            )
+        stored = session.scalar(
+            select(func.coalesce(func.sum(AttachmentRow.size), 0))
+            .join(FilingRow, FilingRow.id == AttachmentRow.filing_id)
+            .where(FilingRow.applicant == applicant)
+        )
+        if int(stored or 0) + sum(len(a.content) for a in adding) > quota.max_attachment_bytes:
+            raise QuotaExceeded(
+                f"attachments would exceed this applicant's {quota.max_attachment_bytes} bytes"
+            )
 
     def get_filing(self, filing_id: str) -> FilingRecord:
         with self._read() as session:
@@ -203,6 +322,24 @@ class Registry(CertificateStore, TokenStore):
         check_text(media_type, "media type")
         if (content is None) == (path is None):
             raise RegistryError("give an attachment either content or a path, not both")
+        with self._write() as session:
+            self._get(session, FilingRow, filing_id, "filing")
+            return self._add_attachment_row(
+                session, filing_id, name, media_type, content, path, actor=actor, at=self._now()
+            )
+
+    def _add_attachment_row(
+        self,
+        session: Session,
+        filing_id: str,
+        name: str,
+        media_type: str,
+        content: bytes | None,
+        path: Path | str | None,
+        *,
+        actor: str,
+        at: datetime,
+    ) -> AttachmentRecord:
         if content is not None:
             sha256, size, stored_path = digest_bytes(content), len(content), None
         else:
@@ -210,34 +347,32 @@ class Registry(CertificateStore, TokenStore):
             if not source.is_file():
                 raise RegistryError(f"attachment path {str(source)!r} is not a file")
             sha256, size, stored_path = digest_file(source), source.stat().st_size, str(source)
-        with self._write() as session:
-            self._get(session, FilingRow, filing_id, "filing")
-            taken = select(AttachmentRow.id).where(
-                AttachmentRow.filing_id == filing_id, AttachmentRow.name == name
-            )
-            if session.scalar(taken) is not None:
-                raise RegistryError(f"filing {filing_id!r} already has an attachment {name!r}")
-            row = AttachmentRow(
-                id=new_id(),
-                filing_id=filing_id,
-                name=name,
-                sha256=sha256,
-                size=size,
-                media_type=media_type,
-                content=content,
-                path=stored_path,
-                created_at=self._now(),
-            )
-            session.add(row)
-            self._audit(
-                session,
-                actor=actor,
-                action="attachment.add",
-                subject=f"filing:{filing_id}",
-                payload={"attachment": row.id, "name": name, "sha256": sha256, "size": size},
-                at=row.created_at,
-            )
-            return AttachmentRecord.of(row)
+        taken = select(AttachmentRow.id).where(
+            AttachmentRow.filing_id == filing_id, AttachmentRow.name == name
+        )
+        if session.scalar(taken) is not None:
+            raise RegistryError(f"filing {filing_id!r} already has an attachment {name!r}")
+        row = AttachmentRow(
+            id=new_id(),
+            filing_id=filing_id,
+            name=name,
+            sha256=sha256,
+            size=size,
+            media_type=media_type,
+            content=content,
+            path=stored_path,
+            created_at=at,
+        )
+        session.add(row)
+        self._audit(
+            session,
+            actor=actor,
+            action="attachment.add",
+            subject=f"filing:{filing_id}",
+            payload={"attachment": row.id, "name": name, "sha256": sha256, "size": size},
+            at=at,
+        )
+        return AttachmentRecord.of(row)
 
     def list_attachments(self, filing_id: str) -> list[AttachmentRecord]:
         query = select(AttachmentRow).where(AttachmentRow.filing_id == filing_id)

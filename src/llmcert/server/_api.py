@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -31,7 +31,7 @@ from llmcert.server._state import report_response, server_state, signed_in
 
 Principal = TokenRecord | None
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": s.ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422)
+    code: {"model": s.ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429)
 }
 #: The one non-JSON success of the API, declared by hand (see get_filing_report).
 _HTML: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
@@ -93,11 +93,25 @@ def build_api_router() -> APIRouter:
         standard_ref: Annotated[str, Form(min_length=1, max_length=200)],
         renews: Annotated[str | None, Form(max_length=64)] = None,
         attachments: Annotated[list[UploadFile] | None, File(description="evidence files")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=200,
+                pattern=r"^[\x21-\x7e]+$",
+                description="a retry with the same key returns the first attempt's filing",
+            ),
+        ] = None,
     ) -> s.FilingOut:
-        """File a model for certification (multipart); the assessment starts in the background."""
+        """File a model for certification (multipart); the assessment starts in the background.
+
+        The filing and all its attachments are stored in one transaction. A retry
+        carrying the same ``Idempotency-Key`` returns the filing the first made.
+        """
         st = server_state(request)
         uploads = await read_uploads(attachments or [], st.limits.max_attachment_bytes)
-        filing = await run_in_threadpool(
+        filing, created = await run_in_threadpool(
             lambda: wf.submit_filing(
                 st.registry,
                 signed_in(p),
@@ -107,9 +121,11 @@ def build_api_router() -> APIRouter:
                 limits=st.limits,
                 standards=st.standards,
                 renews=renews,
+                submission_key=idempotency_key,
             )
         )
-        st.processor.schedule(filing.id)
+        if created:
+            st.processor.schedule(filing.id)
         return s.FilingOut.of(filing)
 
     @router.get("/filings", name="list_filings", response_model=list[s.FilingOut])

@@ -23,6 +23,7 @@ from llmcert.server._auth import ACCESS
 from llmcert.server._config import Limits, SigningConfig
 from llmcert.server._http import GuardMiddleware, install_error_handlers
 from llmcert.server._pages import build_page_router, html_error
+from llmcert.server._ratelimit import RateLimiter
 from llmcert.server._standards import StandardCatalog
 from llmcert.server._state import ServerState
 from llmcert.server._worker import AssessmentWorker, FilingProcessor
@@ -85,13 +86,14 @@ def create_app(
     )
     app.state.registry = registry
     app.state.csrf_key = secrets.token_bytes(32)
+    app.state.anonymous_limiter = RateLimiter(limits.anonymous_rate, limits.anonymous_burst)
     app.state.html_error = html_error
     install_error_handlers(app)
     routers = (build_api_router(), build_page_router())
     for router in routers:
         app.include_router(router)
     app.state.route_table = _route_table(routers)
-    app.add_middleware(GuardMiddleware, max_body=limits.request_bytes)
+    app.add_middleware(GuardMiddleware, body_limit=limits.body_bytes)
     return app
 
 

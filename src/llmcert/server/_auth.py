@@ -24,6 +24,7 @@ from fastapi import Request
 
 from llmcert.registry import Registry, Role, TokenRecord
 from llmcert.server._http import ApiError
+from llmcert.server._ratelimit import RateLimiter
 
 ANONYMOUS = "anonymous"
 PRINCIPALS: tuple[str, ...] = (ANONYMOUS, *(r.value for r in Role))
@@ -123,6 +124,8 @@ def require(name: str, credential: Credential) -> Callable[[Request], Awaitable[
             else request.cookies.get(SESSION_COOKIE)
         )
         principal = await authenticate(registry, secret)
+        if principal is None:
+            _throttle(request)  # anonymous callers and failed sign-ins, per client
         if ANONYMOUS in allowed:
             return principal  # public: a stale or forged credential is simply ignored
         if principal is None:
@@ -136,6 +139,21 @@ def require(name: str, credential: Credential) -> Callable[[Request], Awaitable[
 
     dependency.__name__ = f"require_{name}"
     return dependency
+
+
+def _throttle(request: Request) -> None:
+    limiter: RateLimiter | None = getattr(request.app.state, "anonymous_limiter", None)
+    if limiter is None:
+        return
+    client = request.client.host if request.client is not None else "unknown"
+    wait = limiter.acquire(client)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many requests without a valid token from this address: slow down",
+            headers={"Retry-After": limiter.retry_after_header(wait)},
+        )
 
 
 # -- CSRF ----------------------------------------------------------------------

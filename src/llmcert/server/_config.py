@@ -19,6 +19,7 @@ SIGNING_KEY_ENV = "LLMCERT_SIGNING_KEY"
 PUBLIC_KEY_ENV = "LLMCERT_SIGNING_PUBLIC_KEY"
 ISSUER_ENV = "LLMCERT_ISSUER"
 
+_KIB = 1 << 10
 _MIB = 1 << 20
 
 #: Evidence documents a filing may carry; anything else is refused with 415.
@@ -92,19 +93,48 @@ class SigningConfig:
         )
 
 
+#: Routes whose body is a filing with its attachments; every other body is small.
+UPLOAD_ROUTES = frozenset({("POST", "/api/v1/filings"), ("POST", "/filings")})
+#: Routes whose body is a certificate to verify.
+VERIFY_ROUTES = frozenset({("POST", "/api/v1/verify"), ("POST", "/verify")})
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on uploads: size per file (413), count, media types (415), request body."""
+    """Bounds on what a request may carry and how often, all configuration data.
+
+    Every endpoint has a body limit sized to what it takes: a filing's
+    attachments, a certificate (a DSSE envelope is a few KiB), or a small JSON
+    or form body. They are enforced while the body streams in, before parsing.
+    """
 
     max_attachment_bytes: int = 10 * _MIB
     max_attachments: int = 16
-    max_certificate_bytes: int = _MIB
+    max_certificate_bytes: int = 64 * _KIB
     allowed_media_types: frozenset[str] = field(default=DEFAULT_MEDIA_TYPES)
-    #: Whole request body; None means enough for the largest allowed filing.
+    #: Whole filing request body; None means enough for the largest allowed filing.
     max_request_bytes: int | None = None
+    #: Any other body (a model registration, a decision, a login form).
+    max_small_body_bytes: int = 16 * _KIB
+    #: Requests per second one client may make without credentials, and its burst.
+    anonymous_rate: float = 5.0
+    anonymous_burst: int = 50
+    #: Per applicant: filings not yet decided, and attachment bytes across all filings.
+    max_open_filings: int = 5
+    max_applicant_attachment_bytes: int = 256 * _MIB
 
     @property
     def request_bytes(self) -> int:
         if self.max_request_bytes is not None:
             return self.max_request_bytes
         return self.max_attachment_bytes * self.max_attachments + _MIB
+
+    def body_bytes(self, method: str, path: str) -> int:
+        """The body limit of one route."""
+        route = (method.upper(), path.rstrip("/") or "/")
+        if route in UPLOAD_ROUTES:
+            return self.request_bytes
+        if route in VERIFY_ROUTES:
+            # JSON or form wrapping, and a form's percent-encoding, on top of the document.
+            return 3 * self.max_certificate_bytes + 4 * _KIB
+        return self.max_small_body_bytes

@@ -72,10 +72,12 @@ def _reply(
 
 
 def _registry_status(exc: Exception) -> tuple[int, str]:
-    from llmcert.registry import IllegalTransition, RecordNotFound
+    from llmcert.registry import IllegalTransition, QuotaExceeded, RecordNotFound
 
     if isinstance(exc, RecordNotFound):
         return 404, "not_found"
+    if isinstance(exc, QuotaExceeded):
+        return 409, "quota_exceeded"
     if isinstance(exc, IllegalTransition):
         return 409, "illegal_transition"
     return 400, "rejected"
@@ -134,23 +136,26 @@ class _TooLarge(Exception):
 
 
 class GuardMiddleware:
-    """Security headers on every response; 413 for bodies over ``max_body`` bytes.
+    """Security headers on every response; 413 for a body over its route's limit.
 
-    The size is checked from Content-Length first and then counted as the body
-    streams in, so a chunked upload cannot slip past the limit either.
+    ``body_limit(method, path)`` gives each route its own limit. The size is
+    checked from Content-Length first and then counted as the body streams in,
+    so a chunked upload cannot slip past the limit either, and nothing is
+    parsed before it is known to fit.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, *, body_limit: Callable[[str, str], int]) -> None:
         self.app = app
-        self.max_body = max_body
+        self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        max_body = self.body_limit(scope.get("method", "GET"), path)
         declared = _content_length(scope)
-        over = declared is not None and declared > self.max_body
+        over = declared is not None and declared > max_body
         replaced = False
         seen = 0
 
@@ -161,7 +166,7 @@ class GuardMiddleware:
             if message["type"] == "http.response.start":
                 if over:
                     replaced = True
-                    await _too_large(self.max_body, send, path)
+                    await _too_large(max_body, send, path)
                     return
                 message = {**message, "headers": _with_headers(message, path)}
             await send(message)
@@ -173,19 +178,19 @@ class GuardMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > max_body:
                     over = True
                     raise _TooLarge
             return message
 
         if over:
-            await _too_large(self.max_body, send, path)
+            await _too_large(max_body, send, path)
             return
         try:
             await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
             if not replaced:
-                await _too_large(self.max_body, send, path)
+                await _too_large(max_body, send, path)
 
 
 def _with_headers(message: Message, path: str) -> list[tuple[bytes, bytes]]:

@@ -311,7 +311,7 @@ def build_page_router() -> APIRouter:
         form = await _form(request)
         files = [f for f in form.getlist("attachments") if isinstance(f, UploadFile) and f.filename]
         uploads = await read_uploads(files, st.limits.max_attachment_bytes)
-        filing = await run_in_threadpool(
+        filing, created = await run_in_threadpool(
             lambda: wf.submit_filing(
                 st.registry,
                 signed_in(me),
@@ -323,7 +323,8 @@ def build_page_router() -> APIRouter:
                 renews=_text(form, "renews", required=False) or None,
             )
         )
-        st.processor.schedule(filing.id)
+        if created:
+            st.processor.schedule(filing.id)
         return _see_other("/filings")
 
     @router.get("/review", name="page_review_list")

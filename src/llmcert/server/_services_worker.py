@@ -31,7 +31,11 @@ __all__ = ["DEFAULT_SCHEMES", "checked_ref", "services_worker"]
 
 
 def _evidence(registry: Registry, filing: FilingRecord, folder: Path) -> dict[str, Path]:
-    """This filing's attachments, written fresh into a folder only this process can read."""
+    """This filing's attachments, written fresh into a folder only this process can read.
+
+    The copy lives only while the assessment runs (the registry holds the one
+    stored copy), so a filing's evidence is not kept twice.
+    """
     if folder.exists():
         shutil.rmtree(folder)
     found: dict[str, Path] = {}
@@ -94,6 +98,8 @@ def services_worker(
             )
         finally:
             await backend.aclose()
+            # The registry keeps the one copy; the files were only for this run's checks.
+            await asyncio.to_thread(shutil.rmtree, output / filing.id / "evidence", True)
         assessment = outcome.assessment
         return WorkerResult(
             assessment=assessment_data(assessment),

@@ -24,9 +24,11 @@ from llmcert.egress import Egress, OutboundRefused
 from llmcert.registry import (
     AssessmentRecord,
     CertificateRecord,
+    FilingQuota,
     FilingRecord,
     FilingStatus,
     ModelRecord,
+    NewAttachment,
     Registry,
     Role,
     TokenRecord,
@@ -164,7 +166,13 @@ def submit_filing(
     limits: Limits,
     standards: StandardCatalog,
     renews: str | None = None,
-) -> FilingRecord:
+    submission_key: str | None = None,
+) -> tuple[FilingRecord, bool]:
+    """File with every attachment in one registry transaction; (filing, whether it is new).
+
+    A retry with the same ``submission_key`` (the ``Idempotency-Key`` header)
+    returns the filing the first attempt made.
+    """
     check_uploads(uploads, limits)
     standard = standards.resolve(standard_ref)
     if standard is None:
@@ -174,26 +182,19 @@ def submit_filing(
             "unknown_standard",
             f"not a standard this registry certifies against (known: {known})",
         )
-    standard_ref = standard
     model = visible_model(registry, principal, model_id)
     if renews:
         _check_renewal(registry, model, renews)
-    filing = registry.submit_filing(
+    return registry.file(
         model.id,
-        standard_ref,
+        standard,
         applicant=principal.name,
         actor=actor_of(principal),
         renews=renews or None,
+        attachments=[NewAttachment(u.name, u.media_type, u.content) for u in uploads],
+        submission_key=submission_key,
+        quota=FilingQuota(limits.max_open_filings, limits.max_applicant_attachment_bytes),
     )
-    for upload in uploads:
-        registry.add_attachment(
-            filing.id,
-            upload.name,
-            media_type=upload.media_type,
-            content=upload.content,
-            actor=actor_of(principal),
-        )
-    return filing
 
 
 def renew(
@@ -203,7 +204,7 @@ def renew(
     if old is None:
         raise ApiError(404, "not_found", f"no certificate with id {certificate_id!r}")
     previous = visible_filing(registry, principal, old.filing_id)
-    return submit_filing(
+    filing, _ = submit_filing(
         registry,
         principal,
         model_id=previous.model_id,
@@ -213,6 +214,7 @@ def renew(
         standards=standards,
         renews=certificate_id,
     )
+    return filing
 
 
 # -- review ------------------------------------------------------------------------
