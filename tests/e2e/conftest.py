@@ -162,7 +162,14 @@ def serving(directory: Path, limits: Limits | None = None) -> Iterator[LiveServe
         registry,
         worker=worker,
         signing=SigningConfig(private, public, issuer="E2E Registry", validity_days=30),
-        limits=limits or Limits(max_attachment_bytes=64 * 1024, max_attachments=3),
+        # The fuzzer and the browser call anonymously far more often than a person would.
+        limits=limits
+        or Limits(
+            max_attachment_bytes=64 * 1024,
+            max_attachments=3,
+            anonymous_rate=1000.0,
+            anonymous_burst=100_000,
+        ),
         egress=TEST_EGRESS,
     )
     port = free_port()

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from llmcert._fileio import write_json_atomic
+from llmcert._safetext import first_unsafe
 from llmcert.certificates._errors import CertificateError, VerdictNotCertifiable
 from llmcert.certificates._statement import (
     CertificatePredicate,
@@ -73,6 +74,18 @@ def issue_certificate(
         raise CertificateError(
             f"validity_days must be between 1 and {MAX_VALIDITY_DAYS}, not {validity_days}"
         )
+    signed_text = {
+        "issuer": issuer,
+        "model name": model_name,
+        "standard id": standard_id,
+        "standard version": standard_version,
+        "scope": scope,
+    }
+    for field, value in signed_text.items():
+        if value is not None and (bad := first_unsafe(str(value))) is not None:
+            raise CertificateError(f"{field} holds the control or formatting character {bad}")
+    if notes is not None and (bad := first_unsafe(notes, free_text=True)) is not None:
+        raise CertificateError(f"notes hold the control or formatting character {bad}")
     identity = dict(model_identity)
     identity.setdefault("digest", model_digest)
     if identity["digest"] != model_digest:

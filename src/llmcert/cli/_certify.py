@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from llmcert._safetext import printable
 from llmcert.cli._assess import (
     ConcurrencyOption,
     DataOption,
@@ -205,7 +206,9 @@ def cert_verify_command(
     if json_out:
         import json
 
-        typer.echo(json.dumps(check.to_dict(), indent=2, ensure_ascii=False))
+        # JSON escapes C0 controls itself; bidi and other formatting characters are escaped here.
+        text = json.dumps(check.to_dict(), indent=2, ensure_ascii=False)
+        typer.echo("\n".join(printable(line) for line in text.split("\n")))
     else:
         _print_check(check)
     if not check.ok:
@@ -227,12 +230,15 @@ def _parse_at(value: str) -> datetime:
 
 
 def _print_check(check: CertificateCheck) -> None:
-    typer.echo(f"{STATUS_LABELS.get(check.status.value, check.status.value)}: {check.details}")
+    """Every field escaped: a signed name cannot move the cursor or rewrite the verdict line."""
+    say = printable
+    status = STATUS_LABELS.get(check.status.value, check.status.value)
+    typer.echo(f"{status}: {say(check.details)}")
     p = check.predicate
     if p is None:
         return
-    typer.echo(f"  certificate: {p.certificate_id}")
-    typer.echo(f"  standard: {p.standard.id} {p.standard.version}")
-    typer.echo(f"  model: {check.subject_name or '?'} ({p.model_digest})")
-    typer.echo(f"  issuer: {p.issuer.name} (key {p.issuer.key_id[:16]}…)")
+    typer.echo(f"  certificate: {say(p.certificate_id)}")
+    typer.echo(f"  standard: {say(p.standard.id)} {say(p.standard.version)}")
+    typer.echo(f"  model: {say(check.subject_name or '?')} ({say(p.model_digest)})")
+    typer.echo(f"  issuer: {say(p.issuer.name)} (key {say(p.issuer.key_id[:16])}…)")
     typer.echo(f"  valid: {p.issued_at.isoformat()} to {p.expires_at.isoformat()}")

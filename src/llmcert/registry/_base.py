@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from llmcert._hashing import canonical_json
+from llmcert._safetext import check_name
 from llmcert.registry._audit import append_entry, lock_chain
 from llmcert.registry._errors import RecordNotFound, RegistryError
 from llmcert.registry._schema import Base
@@ -37,11 +38,21 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def check_text(value: str, field: str, max_length: int = 200) -> str:
+def check_text(value: str, field: str, max_length: int = 200, *, free_text: bool = False) -> str:
+    """Non-empty, bounded, and free of control and formatting characters (NUL included).
+
+    The same rule on SQLite and PostgreSQL: PostgreSQL cannot store NUL, so
+    SQLite must refuse it too, and a name with an escape sequence must not
+    reach a certificate or a terminal.
+    """
     if not isinstance(value, str) or not value.strip():
         raise RegistryError(f"{field} must be a non-empty string")
     if len(value) > max_length:
         raise RegistryError(f"{field} is longer than {max_length} characters")
+    try:
+        check_name(value, field, free_text=free_text)
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from None
     return value
 
 
@@ -138,6 +149,8 @@ class StoreBase:
 
     @staticmethod
     def _get(session: Session, row_type: type[_Row], record_id: str, kind: str) -> _Row:
+        if "\x00" in record_id:  # no id holds NUL, and PostgreSQL cannot even compare it
+            raise RecordNotFound(kind, record_id.replace("\x00", "\\x00"))
         row = session.get(row_type, record_id)
         if row is None:
             raise RecordNotFound(kind, record_id)

@@ -163,7 +163,7 @@ class CertificateStore(StoreBase):
     ) -> CertificateRecord:
         """Suspend, revoke, reinstate or expire a certificate; its filing follows."""
         target = parse_status(CertificateStatus, status)
-        check_text(reason, "reason", 2000)
+        check_text(reason, "reason", 2000, free_text=True)
         with self._write() as session:
             row = self._get(session, CertificateRow, certificate_id, "certificate")
             self._move_certificate(session, row, target, reason=reason, actor=actor)
@@ -269,6 +269,9 @@ class CertificateStore(StoreBase):
     ) -> list[CertificateRecord]:
         """Newest first. ``query`` matches id, model name/owner/digest or standard, any case;
         ``standard`` is a full ``id@version`` or just the standard's id."""
+        for term, label in ((query, "search text"), (standard, "standard")):
+            if term:
+                check_text(term, label)  # NUL and control characters: refused on every database
         statement = (
             select(CertificateRow)
             .join(FilingRow, FilingRow.id == CertificateRow.filing_id)

@@ -283,6 +283,8 @@ class Registry(CertificateStore, TokenStore):
     ) -> FilingRecord:
         """Move a filing along the workflow (not into or out of ``certified``: see certificates)."""
         target = parse_status(FilingStatus, to)
+        if note:
+            check_text(note, "note", 2000, free_text=True)
         with self._write() as session:
             row = self._get(session, FilingRow, filing_id, "filing")
             current = FilingStatus(row.status)

@@ -8,9 +8,11 @@ committing, so a refused request has changed nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -122,6 +124,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def llmcert_error(request: Request, exc: Exception) -> Response:
         return _reply(request, 400, "rejected", str(exc))
 
+    async def data_error(request: Request, exc: Exception) -> Response:
+        # The database refused a value (e.g. NUL on PostgreSQL): the input's fault, not ours.
+        log.warning("request %s %s: database refused a value", request.method, request.url.path)
+        return _reply(request, 400, "invalid_input", "a value in the request cannot be stored")
+
+    from sqlalchemy.exc import DataError
+
+    app.add_exception_handler(DataError, data_error)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RegistryError, registry_error)
     app.add_exception_handler(CertificateError, certificate_error)
@@ -153,6 +163,9 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        if _has_control(path, scope.get("query_string", b"")):
+            await _refuse(send, path, 400, "invalid_characters", "control characters in the URL")
+            return
         max_body = self.body_limit(scope.get("method", "GET"), path)
         declared = _content_length(scope)
         over = declared is not None and declared > max_body
@@ -203,6 +216,14 @@ def _with_headers(message: Message, path: str) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def _has_control(path: str, query: bytes) -> bool:
+    """NUL or another control character in the path or a query parameter (decoded)."""
+    decoded = unquote_to_bytes(query.replace(b"+", b" "))
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in path) or any(
+        b < 0x20 or b == 0x7F for b in decoded
+    )
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -214,15 +235,18 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(limit: int, send: Callable[[Message], Awaitable[None]], path: str) -> None:
-    body = (
-        b'{"error":{"code":"too_large","message":"request body exceeds '
-        + str(limit).encode()
-        + b' bytes"}}'
-    )
+    await _refuse(send, path, 413, "too_large", f"request body exceeds {limit} bytes")
+
+
+async def _refuse(
+    send: Callable[[Message], Awaitable[None]], path: str, status: int, code: str, message: str
+) -> None:
+    """A JSON refusal sent before the application sees the request."""
+    body = json.dumps(json_error_body(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": _with_headers(
                 {
                     "headers": [

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from llmcert._safetext import first_unsafe
 from llmcert.registry import FilingStatus, Role, TokenRecord
 from llmcert.server import _workflow as wf
 from llmcert.server._api import read_uploads, verify_out
@@ -102,6 +103,10 @@ def _text(form: FormData, name: str, *, required: bool = True) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if required and not text:
         raise ApiError(422, "invalid_request", f"{name.replace('_', ' ')} is required")
+    if first_unsafe(text, free_text=True) is not None:
+        raise ApiError(
+            400, "invalid_characters", f"{name.replace('_', ' ')} holds a control character"
+        )
     return text
 
 

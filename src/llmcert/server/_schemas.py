@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from llmcert._safetext import check_name
 from llmcert.registry import (
     AssessmentRecord,
     AttachmentRecord,
@@ -17,6 +18,11 @@ from llmcert.registry import (
 )
 
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+#: A name: no control, formatting (bidi, zero-width) or escape characters.
+SafeName = Annotated[str, AfterValidator(lambda v: check_name(v, "the value"))]
+#: Free text: the same, but newlines and tabs are allowed.
+SafeText = Annotated[str, AfterValidator(lambda v: check_name(v, "the value", free_text=True))]
 
 
 class _In(BaseModel):
@@ -39,8 +45,8 @@ class WhoAmI(BaseModel):
 
 
 class ModelIn(_In):
-    name: str = Field(min_length=1, max_length=200)
-    ref: str = Field(
+    name: SafeName = Field(min_length=1, max_length=200)
+    ref: SafeName = Field(
         min_length=1, max_length=2000, description="ModelRef text, e.g. llamacpp:x.gguf"
     )
     identity_digest: str = Field(pattern=_DIGEST, description="ModelIdentity.digest of the model")
@@ -129,7 +135,7 @@ class AssessmentOut(BaseModel):
 
 
 class Decision(_In):
-    comment: str = Field(min_length=1, max_length=1900)
+    comment: SafeText = Field(min_length=1, max_length=1900)
 
 
 class CertificateOut(BaseModel):
@@ -167,7 +173,7 @@ class StatusChange(_In):
     status: Literal["suspended", "revoked", "valid"] = Field(
         description="suspend, revoke, or reinstate (valid) a suspended certificate"
     )
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: SafeText = Field(min_length=1, max_length=2000)
 
 
 class VerifyIn(_In):
@@ -188,7 +194,7 @@ class VerifyOut(BaseModel):
 
 
 class TokenIn(_In):
-    name: str = Field(min_length=1, max_length=200)
+    name: SafeName = Field(min_length=1, max_length=200)
     role: Literal["applicant", "assessor", "admin"]
 
 

@@ -19,6 +19,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from llmcert._hashing import canonical_json
+from llmcert._safetext import first_unsafe
 from llmcert.certificates import CertificateCheck, CertificateStatus, verify_certificate
 from llmcert.egress import Egress, OutboundRefused
 from llmcert.registry import (
@@ -55,6 +56,8 @@ def actor_of(principal: TokenRecord) -> str:
 def clean_filename(raw: str | None) -> str:
     """The last path component only: an upload's name is a label, never a path."""
     name = PureWindowsPath(PurePosixPath(raw or "").name).name.strip()
+    if first_unsafe(name) is not None:
+        raise ApiError(400, "invalid_characters", "an attachment's name holds a control character")
     return name[:300]
 
 
