@@ -98,8 +98,8 @@ def test_exports() -> None:
 
     assert set(exported) == {
         "ACCESS", "ANONYMOUS", "PRINCIPALS", "AssessmentWorker", "FilingProcessor", "Limits",
-        "QueueWorker", "RouteInfo", "SigningConfig", "WorkerResult", "create_app",
-        "processor_of", "routes_of",
+        "Publishing", "QueueWorker", "RouteInfo", "SigningConfig", "StandardCatalog",
+        "WorkerResult", "create_app", "processor_of", "routes_of",
     }  # fmt: skip
     for name in exported:
         value = getattr(server, name)

@@ -11,6 +11,15 @@ callback the caller supplies.
 
 from llmcert.certificates._errors import CertificateError, VerdictNotCertifiable
 from llmcert.certificates._issue import MAX_VALIDITY_DAYS, issue_certificate, write_certificate
+from llmcert.certificates._published import (
+    Anchor,
+    RevocationList,
+    open_anchor,
+    open_revocations,
+    read_signed,
+    sign_anchor,
+    sign_revocations,
+)
 from llmcert.certificates._statement import (
     CERTIFICATE_PREDICATE_TYPE,
     CertificatePredicate,
@@ -28,16 +37,23 @@ from llmcert.certificates._verify import (
 __all__ = [
     "CERTIFICATE_PREDICATE_TYPE",
     "MAX_VALIDITY_DAYS",
+    "Anchor",
     "CertificateCheck",
     "CertificateError",
     "CertificatePredicate",
     "CertificateStatus",
     "IssuerInfo",
+    "RevocationList",
     "RevocationLookup",
     "StandardRef",
     "VerdictNotCertifiable",
     "issue_certificate",
+    "open_anchor",
+    "open_revocations",
     "read_certificate",
+    "read_signed",
+    "sign_anchor",
+    "sign_revocations",
     "verify_certificate",
     "write_certificate",
 ]

@@ -8,7 +8,7 @@ import typer
 
 from llmcert._version import __version__
 from llmcert.cli._assess import assess_command
-from llmcert.cli._audit import audit_verify_command
+from llmcert.cli._audit import audit_publish_command, audit_verify_command
 from llmcert.cli._bom import bom_command
 from llmcert.cli._certify import cert_verify_command, certify_command
 from llmcert.cli._errors import EXIT_ERROR, command_started, handle_errors
@@ -72,6 +72,7 @@ audit_app = typer.Typer(
     name="audit", help="Check the registry's tamper-evident audit log.", no_args_is_help=True
 )
 audit_app.command("verify")(handle_errors(audit_verify_command))
+audit_app.command("publish")(handle_errors(audit_publish_command))
 app.add_typer(audit_app, name="audit")
 app.add_typer(serve_app, name="serve")
 

@@ -10,6 +10,8 @@ verifiers) and says so. Keys and passphrases are never printed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -181,28 +183,39 @@ def cert_verify_command(
         str | None,
         typer.Option("--at", help="Verify as of this ISO-8601 time with zone (default: now)."),
     ] = None,
+    revocations: Annotated[
+        Path | None,
+        typer.Option(
+            "--revocations",
+            help="A signed revocation list the registry published: checked offline, same --key.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Verify a certificate offline. Exit 0 valid, 1 not valid (any reason), 3 error."""
-    from llmcert.certificates import verify_certificate
+    from llmcert.certificates import open_revocations, read_signed, verify_certificate
 
     moment = _parse_at(at) if at is not None else None
-    if registry is None:
-        check = verify_certificate(
-            file, public_key_path=key, model_path=model, model_digest=model_digest, now=moment
-        )
-    else:
-        from llmcert.registry import open_registry
+    lookups: list[Callable[[str], str | None]] = []
+    if revocations is not None:  # trusted only once its signature holds under --key
+        lookups.append(open_revocations(read_signed(revocations, "revocation list"), key).reason)
+    with ExitStack() as stack:
+        if registry is not None:
+            from llmcert.registry import open_registry
 
-        with open_registry(registry) as store:
-            check = verify_certificate(
-                file,
-                public_key_path=key,
-                model_path=model,
-                model_digest=model_digest,
-                now=moment,
-                is_revoked=store.revocation_reason,
-            )
+            lookups.append(stack.enter_context(open_registry(registry)).revocation_reason)
+
+        def is_revoked(certificate_id: str) -> str | None:
+            return next((r for f in lookups if (r := f(certificate_id))), None)
+
+        check = verify_certificate(
+            file,
+            public_key_path=key,
+            model_path=model,
+            model_digest=model_digest,
+            now=moment,
+            is_revoked=is_revoked if lookups else None,
+        )
     if json_out:
         import json
 

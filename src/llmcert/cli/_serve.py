@@ -100,6 +100,26 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            help="keep the signed audit-log head here (somewhere the database's users "
+            "cannot rewrite); check it with: llmcert audit verify --anchor FILE",
+            show_default=False,
+        ),
+    ] = None,
+    revocations: Annotated[
+        Path | None,
+        typer.Option(
+            "--revocations",
+            help="keep the signed revocation list here, for: llmcert cert verify --revocations",
+            show_default=False,
+        ),
+    ] = None,
+    publish_every: Annotated[
+        float, typer.Option(help="seconds between checks for a new audit head to publish", min=1)
+    ] = 60.0,
 ) -> None:
     """Serve the registry: JSON API under /api/v1, spec at /openapi.json, pages at /."""
     if ctx.invoked_subcommand is not None:
@@ -110,7 +130,7 @@ def serve_command(
 
     from llmcert.egress import DEFAULT_SCHEMES, CredentialMap, Egress, EgressPolicy
     from llmcert.registry import open_registry
-    from llmcert.server import Limits, SigningConfig, create_app
+    from llmcert.server import Limits, Publishing, SigningConfig, create_app
     from llmcert.server._services_worker import services_worker
     from llmcert.server._standards import StandardCatalog
 
@@ -138,6 +158,7 @@ def serve_command(
             limits=Limits(),
             egress=egress,
             standards=standards,
+            publishing=Publishing(anchor, revocations, publish_every),
         )
         if host not in ("127.0.0.1", "::1", "localhost"):
             typer.echo(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         entry_hash,
         verify_audit,
     )
+    from llmcert.registry._derive import StateMismatch, verify_state
     from llmcert.registry._engine import ENV_VAR, default_database_path, open_registry
     from llmcert.registry._errors import (
         IllegalTransition,
@@ -53,6 +54,8 @@ _WHERE = {
     "AuditReport": "_audit",
     "entry_hash": "_audit",
     "verify_audit": "_audit",
+    "StateMismatch": "_derive",
+    "verify_state": "_derive",
     "ENV_VAR": "_engine",
     "default_database_path": "_engine",
     "open_registry": "_engine",
@@ -100,11 +103,13 @@ __all__ = [
     "Registry",
     "RegistryError",
     "Role",
+    "StateMismatch",
     "TokenRecord",
     "default_database_path",
     "entry_hash",
     "open_registry",
     "verify_audit",
+    "verify_state",
 ]
 
 

@@ -245,6 +245,19 @@ class CertificateStore(StoreBase):
             found = connection.execute(statement, {"certificate_id": certificate_id})
             return found.mappings().first()
 
+    def revoked_certificates(self) -> list[dict[str, str]]:
+        """Every revoked or suspended certificate, for a published revocation list."""
+        query = select(CertificateRow).where(
+            CertificateRow.status.in_(
+                (CertificateStatus.REVOKED.value, CertificateStatus.SUSPENDED.value)
+            )
+        )
+        with self._read() as session:
+            return [
+                {"certificate_id": r.id, "status": r.status, "reason": r.reason or ""}
+                for r in session.scalars(query.order_by(CertificateRow.id))
+            ]
+
     def revocation_reason(self, certificate_id: str) -> str | None:
         """For ``verify_certificate(is_revoked=...)``: why it may not be relied on, else None.
 

@@ -428,6 +428,15 @@ class Registry(CertificateStore, TokenStore):
 
     # -- audit ----------------------------------------------------------------
 
+    def audit_head(self) -> tuple[int, str]:
+        """The newest entry's (seq, hash); (0, GENESIS_HASH) for an empty log."""
+        from llmcert.registry._audit import GENESIS_HASH
+
+        query = select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+        with self._read() as session:
+            row = session.execute(query).first()
+        return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS_HASH)
+
     def audit_entries(
         self, *, subject: str | None = None, after_seq: int = 0, limit: int = 100
     ) -> list[AuditRecord]:

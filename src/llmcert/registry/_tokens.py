@@ -57,7 +57,8 @@ class TokenStore(StoreBase):
                 actor=actor,
                 action="token.create",
                 subject=f"token:{token_id}",
-                payload={"name": name, "role": role.value},
+                # The hash (of a random secret) lets the log vouch for the row's credential.
+                payload={"name": name, "role": role.value, "token_hash": hash_secret(secret)},
                 at=now,
             )
         return token_id, secret

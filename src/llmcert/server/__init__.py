@@ -7,7 +7,8 @@ only when this package is imported, never from the CLI's start-up.
 
 from llmcert.server._app import RouteInfo, create_app, processor_of, routes_of
 from llmcert.server._auth import ACCESS, ANONYMOUS, PRINCIPALS
-from llmcert.server._config import Limits, SigningConfig
+from llmcert.server._config import Limits, Publishing, SigningConfig
+from llmcert.server._standards import StandardCatalog
 from llmcert.server._worker import (
     AssessmentWorker,
     FilingProcessor,
@@ -22,9 +23,11 @@ __all__ = [
     "AssessmentWorker",
     "FilingProcessor",
     "Limits",
+    "Publishing",
     "QueueWorker",
     "RouteInfo",
     "SigningConfig",
+    "StandardCatalog",
     "WorkerResult",
     "create_app",
     "processor_of",

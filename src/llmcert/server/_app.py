@@ -7,6 +7,8 @@ server fails before it accepts a filing rather than at the first approval.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +22,7 @@ from llmcert.egress import Egress
 from llmcert.registry import Registry
 from llmcert.server._api import build_api_router
 from llmcert.server._auth import ACCESS
-from llmcert.server._config import Limits, SigningConfig
+from llmcert.server._config import Limits, Publishing, SigningConfig
 from llmcert.server._http import GuardMiddleware, install_error_handlers
 from llmcert.server._pages import build_page_router, html_error
 from llmcert.server._ratelimit import RateLimiter
@@ -43,23 +45,33 @@ def create_app(
     limits: Limits,
     egress: Egress | None = None,
     standards: StandardCatalog | None = None,
+    publishing: Publishing | None = None,
 ) -> FastAPI:
     """The REST API (``/api/v1``, spec at ``/openapi.json``) and the web pages, over ``registry``.
 
     ``egress`` decides which model references applicants may register (default:
     remote endpoints at public addresses, no credentials); ``standards`` which
     standards they may file against (default: the package's). Give the worker
-    the same two, so what is accepted is also what is assessed.
+    the same two, so what is accepted is also what is assessed. ``publishing``
+    names the files the signed audit anchor and revocation list are kept in.
     """
     key_id = signing.check()
     processor = FilingProcessor(registry, worker)
 
+    publisher = None
+    if publishing is not None and publishing.enabled:
+        publisher = Publisher(registry, signing, publishing)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await processor.resume()
+        task = asyncio.get_running_loop().create_task(publisher.run()) if publisher else None
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
             await processor.cancel()
             close = getattr(worker, "aclose", None)
             if close is not None:
@@ -130,3 +142,37 @@ def processor_of(app: FastAPI) -> FilingProcessor:
     """The app's filing processor (``await processor_of(app).drain()`` waits for assessments)."""
     state: ServerState = app.state.server
     return state.processor
+
+
+class Publisher:
+    """Re-signs the anchor and revocation list whenever the audit head has moved."""
+
+    def __init__(self, registry: Registry, signing: SigningConfig, publishing: Publishing) -> None:
+        self.registry = registry
+        self.signing = signing
+        self.publishing = publishing
+        self.published_seq: int | None = None
+
+    def publish_if_moved(self) -> bool:
+        from llmcert.services.publish import publish_registry
+
+        seq, _ = self.registry.audit_head()
+        if seq == self.published_seq:
+            return False
+        done = publish_registry(
+            self.registry,
+            private_key_path=self.signing.private_key_path,
+            issuer=self.signing.issuer,
+            anchor=self.publishing.anchor,
+            revocations=self.publishing.revocations,
+        )
+        self.published_seq = done.seq
+        return True
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.publish_if_moved)
+            except Exception:  # a broken log or a full disk: say so, keep serving, try again
+                logging.getLogger(__name__).exception("publishing the audit anchor failed")
+            await asyncio.sleep(self.publishing.interval)

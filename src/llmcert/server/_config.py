@@ -138,3 +138,20 @@ class Limits:
             # JSON or form wrapping, and a form's percent-encoding, on top of the document.
             return 3 * self.max_certificate_bytes + 4 * _KIB
         return self.max_small_body_bytes
+
+
+@dataclass(frozen=True)
+class Publishing:
+    """Where the server publishes its signed audit anchor and revocation list, and how often.
+
+    Each is rewritten when the audit log's head has moved since the last time,
+    checked every ``interval`` seconds (and once at start).
+    """
+
+    anchor: Path | None = None
+    revocations: Path | None = None
+    interval: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.anchor is not None or self.revocations is not None
