@@ -38,6 +38,12 @@ async def csrf(server: Server) -> tuple[str, str]:
     return cookie, token.group(1)
 
 
+def session_for(server: Server, secret: str) -> str:
+    """What signing in with ``secret`` puts in the cookie (an invalid secret stays as it is)."""
+    principal = server.registry.authenticate(secret)
+    return server.app.state.sessions.open(principal.id) if principal is not None else secret
+
+
 async def call(
     server: Server, route: RouteInfo, secret: str | None, csrf: tuple[str, str]
 ) -> httpx.Response:
@@ -48,7 +54,7 @@ async def call(
         if api:
             headers["Authorization"] = f"Bearer {secret}"
         else:
-            cookies[SESSION_COOKIE] = secret
+            cookies[SESSION_COOKIE] = session_for(server, secret)
     data = {"csrf_token": csrf[1]} if not api and route.method == "POST" else None
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=server.app), base_url="http://testserver", cookies=cookies
@@ -114,7 +120,7 @@ async def test_api_ignores_the_session_cookie_and_pages_ignore_the_header(server
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=server.app),
         base_url="http://testserver",
-        cookies={SESSION_COOKIE: server.secrets["admin"]},
+        cookies={SESSION_COOKIE: session_for(server, server.secrets["admin"])},
     ) as browser:
         assert (await browser.get("/api/v1/whoami")).status_code == 401
         assert (await browser.get("/filings")).status_code == 200

@@ -77,6 +77,14 @@ class TokenStore(StoreBase):
                 return None
             return TokenRecord.of(row)
 
+    def active_token(self, token_id: str) -> TokenRecord | None:
+        """The token with this id if it is not revoked (a session's principal, looked up again)."""
+        if "\x00" in token_id:
+            return None
+        with self._read() as session:
+            row = session.get(TokenRow, token_id)
+            return TokenRecord.of(row) if row is not None and row.revoked_at is None else None
+
     def revoke_token(self, token_id: str, *, actor: str) -> bool:
         """Revoke a token; False if it already was (nothing changes then)."""
         with self._write() as session:

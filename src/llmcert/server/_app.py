@@ -26,6 +26,7 @@ from llmcert.server._config import Limits, Publishing, SigningConfig
 from llmcert.server._http import GuardMiddleware, install_error_handlers
 from llmcert.server._pages import build_page_router, html_error
 from llmcert.server._ratelimit import RateLimiter
+from llmcert.server._sessions import SessionStore
 from llmcert.server._standards import StandardCatalog
 from llmcert.server._state import ServerState
 from llmcert.server._worker import AssessmentWorker, FilingProcessor
@@ -99,6 +100,7 @@ def create_app(
     app.state.registry = registry
     app.state.csrf_key = secrets.token_bytes(32)
     app.state.anonymous_limiter = RateLimiter(limits.anonymous_rate, limits.anonymous_burst)
+    app.state.sessions = SessionStore(lifetime=limits.session_lifetime, idle=limits.session_idle)
     app.state.html_error = html_error
     install_error_handlers(app)
     routers = (build_api_router(), build_page_router())

@@ -6,7 +6,8 @@ refuses to build a route the matrix does not name, and the tests walk the whole
 matrix, so the table is the authorisation policy, not a comment about it.
 
 The JSON API takes ``Authorization: Bearer <secret>`` only; pages take the
-secret from an HttpOnly, SameSite=Strict cookie only, and every form post there
+session id (a server-side session opened by signing in with a token, never
+the token itself) from an HttpOnly, SameSite=Strict cookie only, and every form post there
 carries a CSRF token bound to a per-browser cookie by an HMAC with a key that
 lives only in this process.
 """
@@ -25,6 +26,7 @@ from fastapi import Request
 from llmcert.registry import Registry, Role, TokenRecord
 from llmcert.server._http import ApiError
 from llmcert.server._ratelimit import RateLimiter
+from llmcert.server._sessions import SessionStore
 
 ANONYMOUS = "anonymous"
 PRINCIPALS: tuple[str, ...] = (ANONYMOUS, *(r.value for r in Role))
@@ -118,12 +120,12 @@ def require(name: str, credential: Credential) -> Callable[[Request], Awaitable[
 
     async def dependency(request: Request) -> Principal:
         registry: Registry = request.app.state.registry
-        secret = (
-            bearer_secret(request)
-            if credential == "bearer"
-            else request.cookies.get(SESSION_COOKIE)
-        )
-        principal = await authenticate(registry, secret)
+        if credential == "bearer":
+            secret = bearer_secret(request)
+            principal = await authenticate(registry, secret)
+        else:
+            secret = request.cookies.get(SESSION_COOKIE)
+            principal = await session_principal(request, secret)
         if principal is None:
             _throttle(request)  # anonymous callers and failed sign-ins, per client
         if ANONYMOUS in allowed:
@@ -139,6 +141,19 @@ def require(name: str, credential: Credential) -> Callable[[Request], Awaitable[
 
     dependency.__name__ = f"require_{name}"
     return dependency
+
+
+async def session_principal(request: Request, session_id: str | None) -> Principal:
+    """The signed-in token of a live server-side session (still unrevoked), else None."""
+    sessions: SessionStore = request.app.state.sessions
+    token_id = sessions.resolve(session_id) if session_id else None
+    if token_id is None:
+        return None
+    registry: Registry = request.app.state.registry
+    principal = await asyncio.to_thread(registry.active_token, token_id)
+    if principal is None and session_id:
+        sessions.close(session_id)
+    return principal
 
 
 def _throttle(request: Request) -> None:

@@ -122,6 +122,9 @@ class Limits:
     #: Per applicant: filings not yet decided, and attachment bytes across all filings.
     max_open_filings: int = 5
     max_applicant_attachment_bytes: int = 256 * _MIB
+    #: Browser sessions end this many seconds after sign-in, or after this long idle.
+    session_lifetime: float = 8 * 3600
+    session_idle: float = 30 * 60
 
     @property
     def request_bytes(self) -> int:

@@ -163,6 +163,7 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        https = scope.get("scheme") == "https"
         if _has_control(path, scope.get("query_string", b"")):
             await _refuse(send, path, 400, "invalid_characters", "control characters in the URL")
             return
@@ -181,7 +182,7 @@ class GuardMiddleware:
                     replaced = True
                     await _too_large(max_body, send, path)
                     return
-                message = {**message, "headers": _with_headers(message, path)}
+                message = {**message, "headers": _with_headers(message, path, https)}
             await send(message)
 
         async def counting_receive() -> Message:
@@ -206,12 +207,17 @@ class GuardMiddleware:
                 await _too_large(max_body, send, path)
 
 
-def _with_headers(message: Message, path: str) -> list[tuple[bytes, bytes]]:
+def _with_headers(message: Message, path: str, https: bool = False) -> list[tuple[bytes, bytes]]:
     headers = list(message.get("headers", []))
     present = {name.lower() for name, _ in headers}
     extra = list(_HEADERS)
     if not path.startswith("/api/"):
         extra.append((b"content-security-policy", PAGE_CSP.encode()))
+    if not path.startswith("/static/"):
+        # Pages and answers may carry what only a signed-in user may see: never kept by a cache.
+        extra.append((b"cache-control", b"no-store"))
+    if https:
+        extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
     headers.extend(h for h in extra if h[0] not in present)
     return headers
 

@@ -246,7 +246,8 @@ def build_page_router() -> APIRouter:
         if principal is None:
             return render(request, "login.html", status_code=401, error="That token is not valid.")
         response = _see_other(_HOME[principal.role])
-        _set_cookie(request, response, SESSION_COOKIE, secret)
+        session_id = request.app.state.sessions.open(principal.id)
+        _set_cookie(request, response, SESSION_COOKIE, session_id)
         return response
 
     @router.post("/logout", name="page_logout")
@@ -254,6 +255,9 @@ def build_page_router() -> APIRouter:
         request: Request, _me: Annotated[Principal, _who("page_logout")]
     ) -> Response:
         await _form(request)
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id:
+            request.app.state.sessions.close(session_id)  # ended here, not just forgotten
         response = _see_other("/")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

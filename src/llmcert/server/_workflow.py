@@ -100,14 +100,14 @@ def is_applicant(principal: TokenRecord) -> bool:
 
 def visible_model(registry: Registry, principal: TokenRecord, model_id: str) -> ModelRecord:
     model = registry.get_model(model_id)
-    if is_applicant(principal) and model.owner != principal.name:
+    if is_applicant(principal) and model.owner != principal.id:
         raise ApiError(404, "not_found", f"no model with id {model_id!r} among yours")
     return model
 
 
 def visible_filing(registry: Registry, principal: TokenRecord, filing_id: str) -> FilingRecord:
     filing = registry.get_filing(filing_id)
-    if is_applicant(principal) and filing.applicant != principal.name:
+    if is_applicant(principal) and filing.applicant != principal.id:
         raise ApiError(404, "not_found", f"no filing with id {filing_id!r} among yours")
     return filing
 
@@ -117,7 +117,7 @@ def filings_for(
 ) -> list[FilingRecord]:
     filings = registry.list_filings(status=status)
     if is_applicant(principal):
-        filings = [f for f in filings if f.applicant == principal.name]
+        filings = [f for f in filings if f.applicant == principal.id]
     return filings
 
 
@@ -142,15 +142,18 @@ def register_model(
         name=name,
         ref=ref,
         identity_digest=identity_digest,
-        owner=principal.name,
+        owner=principal.id,  # a principal id: token names need not be unique
         actor=actor_of(principal),
     )
 
 
-def _check_renewal(registry: Registry, model: ModelRecord, certificate_id: str) -> None:
+def _check_renewal(
+    registry: Registry, principal: TokenRecord, model: ModelRecord, certificate_id: str
+) -> None:
+    """A renewal is the certificate owner's only: another applicant learns nothing of it."""
     old = registry.find_certificate(certificate_id)
-    if old is None:
-        raise ApiError(404, "not_found", f"no certificate with id {certificate_id!r}")
+    if old is None or registry.get_filing(old.filing_id).applicant != principal.id:
+        raise ApiError(404, "not_found", f"no certificate with id {certificate_id!r} among yours")
     if old.model_digest != model.identity_digest:
         raise ApiError(409, "renewal_mismatch", "a renewal must file the certified model")
     if old.status not in (RegistryStatus.VALID, RegistryStatus.SUSPENDED):
@@ -187,11 +190,11 @@ def submit_filing(
         )
     model = visible_model(registry, principal, model_id)
     if renews:
-        _check_renewal(registry, model, renews)
+        _check_renewal(registry, principal, model, renews)
     return registry.file(
         model.id,
         standard,
-        applicant=principal.name,
+        applicant=principal.id,
         actor=actor_of(principal),
         renews=renews or None,
         attachments=[NewAttachment(u.name, u.media_type, u.content) for u in uploads],
