@@ -153,9 +153,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(directory: Path, limits: Limits | None = None) -> Iterator[LiveServer]:
-    """Build the app over a new registry in ``directory`` and serve it on 127.0.0.1."""
-    registry = open_registry(f"sqlite:///{directory / 'registry.sqlite'}")
+def serving(
+    directory: Path, limits: Limits | None = None, database_url: str | None = None
+) -> Iterator[LiveServer]:
+    """Build the app over a new registry (SQLite in ``directory``, or ``database_url``)."""
+    registry = open_registry(database_url or f"sqlite:///{directory / 'registry.sqlite'}")
     private, public = make_keypair(directory / "keys")
     worker = GatedWorker(FakeWorker(registry))
     app = create_app(

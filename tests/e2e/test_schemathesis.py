@@ -11,6 +11,7 @@ status code, the documented content type, a body that fits the response schema.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,7 @@ from schemathesis.checks import (
 from schemathesis.config import SchemathesisConfig
 
 from tests.e2e.conftest import LiveServer, serving
+from tests.registry.conftest import BACKENDS, PostgresServer, postgres_server  # noqa: F401
 
 SEED = 20261120
 MAX_EXAMPLES = 40
@@ -43,11 +45,27 @@ CHECKS = [
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server of its own, so the fuzzer's tokens and records never meet the browser tests."""
-    with serving(tmp_path_factory.mktemp("fuzzed-server")) as server:
-        yield server
+@pytest.fixture(scope="module", params=BACKENDS)
+def fuzzed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A server of its own, on each database: what one accepts the other must too (NUL, …)."""
+    if request.param == "sqlite":
+        with serving(tmp_path_factory.mktemp("fuzzed-server")) as server:
+            yield server
+        return
+    postgres: PostgresServer = request.getfixturevalue("postgres_server")
+    name = "fuzz_" + uuid.uuid4().hex[:12]
+    with postgres.admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with serving(
+            tmp_path_factory.mktemp("fuzzed-pg"), database_url=postgres.url(name)
+        ) as server:
+            yield server
+    finally:
+        with postgres.admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
