@@ -23,7 +23,6 @@ import uvicorn
 
 from llmcert.registry import open_registry
 from llmcert.server import Limits, QueueWorker, SigningConfig, create_app
-from tests.conftest import make_keypair
 
 SIZE = 40 << 20
 
@@ -34,9 +33,30 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _keypair(folder: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = folder / "issuer.pem", folder / "issuer.pub.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
 def _serve(port: int, folder: Path) -> None:
     registry = open_registry(f"sqlite:///{folder / 'r.sqlite'}")
-    private, public = make_keypair(folder / "keys")
+    private, public = _keypair(folder)
     app = create_app(
         registry,
         worker=QueueWorker(lambda _f: None),  # type: ignore[arg-type, return-value]
