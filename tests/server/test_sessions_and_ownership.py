@@ -77,6 +77,12 @@ def test_sessions_expire_when_idle_and_after_their_lifetime() -> None:
 async def test_ownership_is_by_principal_id_not_by_name(server: Server) -> None:
     certificate = await server.certified("smollm2")
     model_id = server.registry.get_filing(certificate["filing_id"]).model_id
+    owner = server.registry.get_model(model_id).owner
+    me = server.registry.authenticate(server.secrets["applicant"])
+    assert me is not None
+    assert owner == me.id  # recorded by id …
+    page = await server.client.get(f"/certificates/{certificate['id']}")
+    assert "<dd>applicant-1</dd>" in page.text  # … and shown by name
     _, twin = server.registry.create_token("applicant-1", "applicant", actor="test")  # same name
     twin_auth = {"Authorization": f"Bearer {twin}"}
     assert (

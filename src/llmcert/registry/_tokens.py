@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 
 from sqlalchemy import select
 
@@ -76,6 +77,17 @@ class TokenStore(StoreBase):
             if row.revoked_at is not None:
                 return None
             return TokenRecord.of(row)
+
+    def token_names(self, token_ids: Iterable[str]) -> dict[str, str]:
+        """Token id → name, for showing owners (recorded by id) the way people know them."""
+        wanted = {t for t in token_ids if "\x00" not in t}
+        if not wanted:
+            return {}
+        with self._read() as session:
+            rows = session.execute(
+                select(TokenRow.id, TokenRow.name).where(TokenRow.id.in_(wanted))
+            )
+            return {row_id: name for row_id, name in rows}
 
     def active_token(self, token_id: str) -> TokenRecord | None:
         """The token with this id if it is not revoked (a session's principal, looked up again)."""

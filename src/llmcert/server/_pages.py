@@ -131,10 +131,15 @@ def build_page_router() -> APIRouter:
     ) -> HTMLResponse:
         registry = server_state(request).registry
         found = registry.search_certificates(q or None, standard or None, status or None, limit=200)
-        rows = []
-        for cert in found:
-            model = registry.get_model(registry.get_filing(cert.filing_id).model_id)
-            rows.append({"cert": cert, "model": model})
+        pairs = [
+            (cert, registry.get_model(registry.get_filing(cert.filing_id).model_id))
+            for cert in found
+        ]
+        names = registry.token_names({model.owner for _, model in pairs})
+        rows = [  # owners are recorded by principal id and shown by name
+            {"cert": cert, "model": model, "owner": names.get(model.owner, model.owner)}
+            for cert, model in pairs
+        ]
         return render(
             request,
             "index.html",
@@ -155,6 +160,8 @@ def build_page_router() -> APIRouter:
             raise ApiError(404, "not_found", f"no certificate with id {certificate_id!r}")
         cert, filing, model = view
         predicate = wf.signed_payload(cert.envelope).get("predicate", {})
+        registry = server_state(request).registry
+        owner = registry.token_names([model.owner]).get(model.owner, model.owner)
         return render(
             request,
             "certificate.html",
@@ -162,6 +169,7 @@ def build_page_router() -> APIRouter:
             cert=cert,
             filing=filing,
             model=model,
+            owner=owner,
             predicate=predicate,
             assessment_digest=wf.assessment_digest_of(cert),
         )
