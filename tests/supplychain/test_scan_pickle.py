@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from llmcert.supplychain import _scan_fickling
-from llmcert.supplychain._scan_fickling import ENGINE as FICKLING
-from llmcert.supplychain._scan_findings import FindingSink, Severity
-from llmcert.supplychain._scan_pickle import Limits, PickleAnalysis, read_pickles
-from llmcert.supplychain._scan_pickle_judge import READER, PickleVerdict, allowlist, judge_pickle
-from llmcert.supplychain.scan import scan_path
+from llmcert.supplychain.scan import _fickling, scan_path
+from llmcert.supplychain.scan._fickling import ENGINE as FICKLING
+from llmcert.supplychain.scan._findings import FindingSink, Severity
+from llmcert.supplychain.scan._pickle import Limits, PickleAnalysis, read_pickles
+from llmcert.supplychain.scan._pickle_judge import READER, PickleVerdict, allowlist, judge_pickle
 from tests.supplychain import corpus
 
 MALICIOUS = {
@@ -184,7 +183,7 @@ def test_fickling_crash_becomes_engine_failed(monkeypatch: pytest.MonkeyPatch) -
         raise RuntimeError("hostile input")
 
     monkeypatch.setattr(fickling.fickle.StackedPickle, "load", staticmethod(boom))
-    outcome = _scan_fickling.run_fickling(corpus.state_dict_pickle(), allowlist().allow)
+    outcome = _fickling.run_fickling(corpus.state_dict_pickle(), allowlist().allow)
     assert outcome.status == "failed"
     assert "hostile input" in outcome.detail
 
@@ -193,7 +192,7 @@ def test_fickling_global_allowlist_is_not_mutated() -> None:
     from fickling.ml import ML_ALLOWLIST  # type: ignore[import-untyped,unused-ignore]
 
     before = {m: dict(v) for m, v in ML_ALLOWLIST.items()}
-    _scan_fickling.run_fickling(corpus.state_dict_pickle(), allowlist().allow)
+    _fickling.run_fickling(corpus.state_dict_pickle(), allowlist().allow)
     assert before == ML_ALLOWLIST
 
 

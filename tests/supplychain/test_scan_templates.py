@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from llmcert.supplychain._scan_findings import FindingSink, Severity
-from llmcert.supplychain._scan_template import analyse_template, known_templates
 from llmcert.supplychain.scan import scan_path
+from llmcert.supplychain.scan._findings import FindingSink, Severity
+from llmcert.supplychain.scan._template import analyse_template, known_templates
 from tests.supplychain import corpus
 
 

@@ -14,7 +14,7 @@ import struct
 import zipfile
 from typing import IO, Any, Final
 
-from llmcert.supplychain._scan_findings import FindingSink
+from llmcert.supplychain.scan._findings import FindingSink
 
 ENGINE = "safetensors-header"
 #: The reference implementation refuses headers above 100 MB; so do we.

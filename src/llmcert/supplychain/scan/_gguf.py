@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from llmcert.supplychain._scan_findings import FindingSink
+from llmcert.supplychain.scan._findings import FindingSink
 
 ENGINE = "gguf-structure"
 READER = "gguf.GGUFReader"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import IO, Any, Final
 
-from llmcert.supplychain._scan_findings import FindingSink
-from llmcert.supplychain._scan_template import TemplateInfo, analyse_template
+from llmcert.supplychain.scan._findings import FindingSink
+from llmcert.supplychain.scan._template import TemplateInfo, analyse_template
 
 ENGINE = "hf-files"
 MAX_CARD_HEADER: Final = 1 << 20

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from llmcert.supplychain._scan_findings import FindingSink, load_data
+from llmcert.supplychain.scan._findings import FindingSink, load_data
 
 ENGINE = "template-ast"
 

@@ -15,8 +15,8 @@ import struct
 import zipfile
 from typing import IO, Final
 
-from llmcert.supplychain._scan_pickle import Limits, read_pickles
-from llmcert.supplychain._scan_pickle_ops import is_opcode
+from llmcert.supplychain.scan._pickle import Limits, read_pickles
+from llmcert.supplychain.scan._pickle_ops import is_opcode
 
 HEAD_BYTES: Final = 1 << 16
 #: Text files above this size are not parsed as JSON/Python (still hashed and listed).

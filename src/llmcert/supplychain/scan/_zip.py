@@ -10,10 +10,10 @@ from __future__ import annotations
 import zipfile
 from typing import IO, Final
 
-from llmcert.supplychain import _scan_formats as fmt
-from llmcert.supplychain._scan_findings import FindingSink, Severity
-from llmcert.supplychain._scan_numpy import scan_npy
-from llmcert.supplychain._scan_pickle_judge import PickleVerdict, judge_pickle
+from llmcert.supplychain.scan import _formats as fmt
+from llmcert.supplychain.scan._findings import FindingSink, Severity
+from llmcert.supplychain.scan._numpy import scan_npy
+from llmcert.supplychain.scan._pickle_judge import PickleVerdict, judge_pickle
 
 ENGINE = "zip-structure"
 MAX_MEMBERS: Final = 100_000

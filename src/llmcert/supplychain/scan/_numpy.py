@@ -11,8 +11,8 @@ import math
 import struct
 from typing import IO, Any, Final
 
-from llmcert.supplychain._scan_findings import FindingSink
-from llmcert.supplychain._scan_pickle_judge import PickleVerdict, judge_pickle
+from llmcert.supplychain.scan._findings import FindingSink
+from llmcert.supplychain.scan._pickle_judge import PickleVerdict, judge_pickle
 
 ENGINE = "npy-header"
 #: NumPy itself refuses headers above 10,000 bytes unless told otherwise.

@@ -13,10 +13,10 @@ from typing import IO
 
 from pydantic import BaseModel
 
-from llmcert.supplychain._scan_fickling import ENGINE as FICKLING
-from llmcert.supplychain._scan_fickling import run_fickling
-from llmcert.supplychain._scan_findings import FindingSink, Severity, load_data
-from llmcert.supplychain._scan_pickle import PickleAnalysis, read_pickles
+from llmcert.supplychain.scan._fickling import ENGINE as FICKLING
+from llmcert.supplychain.scan._fickling import run_fickling
+from llmcert.supplychain.scan._findings import FindingSink, Severity, load_data
+from llmcert.supplychain.scan._pickle import PickleAnalysis, read_pickles
 
 READER = "opcode-reader"
 #: fickling keeps every opcode as an object: give it at most this many bytes.

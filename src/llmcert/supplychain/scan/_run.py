@@ -1,12 +1,4 @@
-"""Scan model artefacts for supply-chain risks without loading or unpickling them.
-
-``scan_path`` walks a model file or directory, decides each file's format from
-its bytes, runs the matching structural checks (pickle allowlist with two
-engines, safetensors, GGUF, NumPy, zip containers, chat templates, remote code,
-provenance) and returns a :class:`ScanReport`. A finding is *blocking* when its
-severity reaches the ``fail_on`` threshold. Scanning is sync and CPU-bound;
-callers that serve requests should run it in a worker.
-"""
+"""The walk over a model file or directory and the dispatch of each file to its checker."""
 
 from __future__ import annotations
 
@@ -20,27 +12,17 @@ from typing import IO, Final
 
 from llmcert._hashing import digest_file
 from llmcert.errors import SupplyChainError
-from llmcert.supplychain import _scan_formats as fmt
-from llmcert.supplychain._scan_findings import Finding, FindingSink, Severity
-from llmcert.supplychain._scan_gguf import scan_gguf
-from llmcert.supplychain._scan_hf import flag_python, scan_json, scan_model_card, scan_template_file
-from llmcert.supplychain._scan_numpy import scan_npy
-from llmcert.supplychain._scan_pickle_judge import PickleVerdict, judge_pickle
-from llmcert.supplychain._scan_provenance import check_agreement, provenance
-from llmcert.supplychain._scan_report import ScannedFile, ScanReport, ScanSummary
-from llmcert.supplychain._scan_safetensors import scan_safetensors
-from llmcert.supplychain._scan_template import TemplateInfo, analyse_template
-from llmcert.supplychain._scan_zip import scan_zip
-
-__all__ = [
-    "Finding",
-    "ScanReport",
-    "ScanSummary",
-    "ScannedFile",
-    "Severity",
-    "SupplyChainError",
-    "scan_path",
-]
+from llmcert.supplychain.scan import _formats as fmt
+from llmcert.supplychain.scan._findings import Finding, FindingSink, Severity
+from llmcert.supplychain.scan._gguf import scan_gguf
+from llmcert.supplychain.scan._hf import flag_python, scan_json, scan_model_card, scan_template_file
+from llmcert.supplychain.scan._numpy import scan_npy
+from llmcert.supplychain.scan._pickle_judge import PickleVerdict, judge_pickle
+from llmcert.supplychain.scan._provenance import check_agreement, provenance
+from llmcert.supplychain.scan._report import ScannedFile, ScanReport, ScanSummary
+from llmcert.supplychain.scan._safetensors import scan_safetensors
+from llmcert.supplychain.scan._template import TemplateInfo, analyse_template
+from llmcert.supplychain.scan._zip import scan_zip
 
 MAX_FILES: Final = 100_000
 #: Directories never worth scanning as model content.

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import IO, Final, Literal
 
-from llmcert.supplychain._scan_pickle_ops import (
+from llmcert.supplychain.scan._pickle_ops import (
     FIXED,
     NUMERIC_LINES,
     OPS,
