@@ -131,7 +131,9 @@ def test_limits_bound_the_work() -> None:
     assert [i.kind for i in result.issues] == ["limit"]
     huge_arg = b"\x80\x02cos\n" + b"s" * 5000 + b"\n."
     result = read_pickles(io.BytesIO(huge_arg), end=len(huge_arg), limits=Limits(max_line=1000))
-    assert [i.kind for i in result.issues] == ["limit"]
+    # The unpickler's readline has no limit: a long argument is read through, only its head kept.
+    assert result.issues == []
+    assert [(i.module, len(i.name)) for i in result.imports] == [("os", 1000)]
 
 
 def test_benign_state_dict_passes_both_engines() -> None:
@@ -160,11 +162,13 @@ def test_allowlist_is_data_and_keeps_dangerous_names_out() -> None:
     assert not policy.dangerous("mylib.layers", "Dense")
 
 
-def test_non_allowlisted_harmless_looking_import_is_high(tmp_path: Path) -> None:
+def test_any_non_allowlisted_import_is_critical_in_both_engines(tmp_path: Path) -> None:
+    # Whatever module it names, a call reached through a pickle runs code on load.
     data = corpus.Ops(2).glob("mylib.layers", "Dense").empty_tuple().reduce().stop()
     sink, _ = judge(data)
-    severities = {f.severity for f in sink.findings if f.id == "LLMC-PKL-001"}
-    assert severities == {Severity.HIGH}
+    findings = [f for f in sink.findings if f.id == "LLMC-PKL-001"]
+    assert {f.engine for f in findings} == {"opcode-reader", "fickling"}
+    assert {f.severity for f in findings} == {Severity.CRITICAL}
 
 
 def test_fickling_unavailable_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,8 @@ and opcode, stack, memo and stream counts are capped.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import struct
 from dataclasses import dataclass, field
 from typing import IO, Final, Literal
@@ -133,15 +135,21 @@ def _decode_str(raw: bytes, limit: int) -> str:
 
 def _text_arg(src: Source, name: str, limits: Limits, at: int) -> str:
     raw = src.line(limits.max_line)
-    if name in ("STRING",):
-        stripped = raw.strip()
-        if len(stripped) < 2 or stripped[:1] not in b"'\"" or stripped[-1:] != stripped[:1]:
+    if name == "STRING":  # quoted exactly as the unpickler checks: no stripping
+        quote = raw[:1]
+        if quote not in (b"'", b'"') or len(raw) < 2 or src.line_tail != quote:
             raise Stop("malformed", at, "STRING argument is not quoted")
-        return _decode_str(stripped[1:-1], limits.kept_string)
+        body = raw[1:-1] if len(raw) < limits.max_line else raw[1:]
+        with contextlib.suppress(ValueError):  # the unpickler unescapes: ``S'o\\x73'`` is "os"
+            body = codecs.escape_decode(body)[0]
+        return _decode_str(body, limits.kept_string)
     if name == "UNICODE":
-        return raw[: limits.kept_string].decode("raw_unicode_escape")
+        try:
+            return raw[: limits.kept_string].decode("raw_unicode_escape")
+        except UnicodeDecodeError:
+            return raw[: limits.kept_string].decode("latin-1")
     text = raw.decode("ascii", "backslashreplace")
-    if name in NUMERIC_LINES and not NUMERIC_LINES[name].fullmatch(text):
+    if name in NUMERIC_LINES and not NUMERIC_LINES[name](text):
         raise Stop("malformed", at, f"{name} argument {text[:40]!r} is not a number")
     return text
 

@@ -8,27 +8,20 @@ from collections import Counter
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 from llmcert._hashing import digest_file
 from llmcert.errors import SupplyChainError
 from llmcert.supplychain.scan import _formats as fmt
+from llmcert.supplychain.scan._dispatch import scan_stream
 from llmcert.supplychain.scan._findings import Finding, FindingSink, Severity
-from llmcert.supplychain.scan._gguf import scan_gguf
-from llmcert.supplychain.scan._hf import flag_python, scan_json, scan_model_card, scan_template_file
-from llmcert.supplychain.scan._numpy import scan_npy
-from llmcert.supplychain.scan._pickle_judge import PickleVerdict, judge_pickle
+from llmcert.supplychain.scan._hf import flag_python
 from llmcert.supplychain.scan._provenance import check_agreement, provenance
 from llmcert.supplychain.scan._report import ScannedFile, ScanReport, ScanSummary
-from llmcert.supplychain.scan._safetensors import scan_safetensors
-from llmcert.supplychain.scan._template import TemplateInfo, analyse_template
-from llmcert.supplychain.scan._zip import scan_zip
 
 MAX_FILES: Final = 100_000
 #: Directories never worth scanning as model content.
 SKIP_DIRS: Final = frozenset({".git", ".hg", ".svn", "__pycache__"})
-#: Pickles in legacy ``torch.save`` files: magic, protocol, sys info, data, storage keys.
-LEGACY_TORCH_STREAMS: Final = 5
 
 
 def scan_path(path: Path | str, *, fail_on: Severity | str = Severity.HIGH) -> ScanReport:
@@ -109,8 +102,14 @@ def _scan_file(path: Path, rel: str) -> tuple[ScannedFile, FindingSink]:
         size = path.stat().st_size
         entry = ScannedFile(path=rel, format=fmt.UNKNOWN, size=size, sha256=digest_file(path))
         with path.open("rb") as fh:
-            entry.format = fmt.sniff(fh, size)
-            _dispatch(path, fh, entry, sink)
+            result = scan_stream(fh, size, sink)
+            entry.format = result.format
+            entry.pickles = result.verdicts
+            entry.provenance = provenance(result.metadata)
+            for key, info in result.templates.items():
+                entry.chat_templates[key] = info.sha256 + (
+                    f" ({info.known_as})" if info.known_as else ""
+                )
     except OSError as exc:
         sink.add("LLMC-FMT-002", f"cannot read: {exc.strerror or exc}", engine="walk")
         return entry, sink
@@ -121,46 +120,7 @@ def _scan_file(path: Path, rel: str) -> tuple[ScannedFile, FindingSink]:
             engine="walk",
             severity=Severity.HIGH,
         )
-    if (entry.format == fmt.PYTHON or rel.endswith(".py")) and entry.size:
+    if entry.format != fmt.PYTHON and rel.endswith(".py") and entry.size:
         with path.open("rb") as fh:
             flag_python(sink, fh.read(4096))
     return entry, sink
-
-
-def _dispatch(path: Path, fh: IO[bytes], entry: ScannedFile, sink: FindingSink) -> None:
-    kind, size = entry.format, entry.size
-    verdicts: list[PickleVerdict] = []
-    if kind == fmt.ZIP:
-        entry.format, verdicts = scan_zip(fh, sink)
-    elif kind in (fmt.PICKLE, fmt.LEGACY_TORCH):
-        streams = LEGACY_TORCH_STREAMS if kind == fmt.LEGACY_TORCH else None
-        verdicts.append(judge_pickle(fh, sink, start=0, end=size, expected_streams=streams))
-    elif kind == fmt.NPY:
-        verdict = scan_npy(fh, size, sink)
-        verdicts.extend([verdict] if verdict else [])
-    elif kind == fmt.SAFETENSORS:
-        metadata, also_zip = scan_safetensors(fh, size, sink)
-        entry.provenance = provenance(metadata)
-        if also_zip:
-            verdicts.extend(scan_zip(fh, sink)[1])
-    elif kind == fmt.GGUF:
-        gguf = scan_gguf(path, fh, size, sink)
-        entry.provenance = provenance(gguf.metadata)
-        for key, source in gguf.templates.items():
-            _record_template(entry, key, analyse_template(source, sink, where=key))
-    elif kind == fmt.JSON_DOC:
-        declared, templates = scan_json(fh, sink)
-        entry.provenance = provenance(declared)
-        for key, template in templates.items():
-            _record_template(entry, key, template)
-    elif kind == fmt.MODEL_CARD:
-        entry.provenance = provenance(scan_model_card(fh))
-    elif kind == fmt.JINJA:
-        _record_template(entry, "template", scan_template_file(fh, sink))
-    elif kind == fmt.UNKNOWN:
-        sink.add("LLMC-FMT-001", f"{size} bytes of unrecognised binary data", engine="format")
-    entry.pickles = verdicts
-
-
-def _record_template(entry: ScannedFile, key: str, info: TemplateInfo) -> None:
-    entry.chat_templates[key] = info.sha256 + (f" ({info.known_as})" if info.known_as else "")

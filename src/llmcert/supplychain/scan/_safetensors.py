@@ -31,25 +31,33 @@ DTYPE_BITS: Final = {
 }  # fmt: skip
 
 
-def scan_safetensors(fh: IO[bytes], size: int, sink: FindingSink) -> tuple[dict[str, str], bool]:
-    """Check structure; return the ``__metadata__`` strings and whether it is also a zip."""
+def scan_safetensors(
+    fh: IO[bytes], size: int, sink: FindingSink, *, also_zip: bool = False
+) -> dict[str, str]:
+    """Check structure; return the ``__metadata__`` strings. ``also_zip``: a zip view exists."""
     fh.seek(0)
     (length,) = struct.unpack("<Q", fh.read(8))
+    if also_zip:
+        _report_polyglot(fh, sink)
     if length > MAX_HEADER or length > size - 8:
-        sink.add("LLMC-ST-001", f"header length {length} exceeds the file or limit", engine=ENGINE)
-        return {}, False
+        sink.add(
+            "LLMC-ST-001",
+            f"header length {length} exceeds the file ({size} bytes) or the limit {MAX_HEADER}",
+            engine=ENGINE,
+        )
+        return {}
     raw = fh.read(length)
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except _Duplicate as dup:
         sink.add("LLMC-ST-001", f"duplicate header key {dup.key!r}", engine=ENGINE, offset=8)
-        return {}, False
+        return {}
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         sink.add("LLMC-ST-001", f"header is not JSON: {exc}", engine=ENGINE, offset=8)
-        return {}, False
+        return {}
     if not isinstance(header, dict):
         sink.add("LLMC-ST-001", "header is not a JSON object", engine=ENGINE, offset=8)
-        return {}, False
+        return {}
 
     metadata = _metadata(header.pop("__metadata__", {}), sink)
     data_len = size - 8 - length
@@ -59,7 +67,7 @@ def scan_safetensors(fh: IO[bytes], size: int, sink: FindingSink) -> tuple[dict[
         if span is not None:
             spans.append(span)
     _check_tiling(spans, data_len, sink, data_start=8 + length)
-    return metadata, _check_polyglot(fh, sink)
+    return metadata
 
 
 class _Duplicate(ValueError):
@@ -169,18 +177,14 @@ def _check_tiling(
         )
 
 
-def _check_polyglot(fh: IO[bytes], sink: FindingSink) -> bool:
-    """A zip directory anywhere (found from the end) lets zip readers see other content."""
-    fh.seek(0)
+def _report_polyglot(fh: IO[bytes], sink: FindingSink) -> None:
+    """A zip directory (found from the end) lets zip readers see other content."""
     try:
-        if not zipfile.is_zipfile(fh):
-            return False
         fh.seek(0)
         with zipfile.ZipFile(fh) as zf:
             names = ", ".join(zf.namelist()[:5])
-    except (zipfile.BadZipFile, OSError, ValueError):
-        names = "unreadable directory"
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        names = "directory unreadable by zipfile"
     finally:
         fh.seek(0)
     sink.add("LLMC-ST-003", f"file is also a zip archive ({names})", engine=ENGINE)
-    return True
