@@ -133,6 +133,9 @@ def _check(
         flag_python(sink, fh.read(4096), member=member)
     elif kind == fmt.UNKNOWN:
         sink.add(
-            "LLMC-FMT-001", f"{size} bytes of unrecognised binary data", engine=ENGINE, member=member
+            "LLMC-FMT-001",
+            f"{size} bytes of unrecognised binary data",
+            engine=ENGINE,
+            member=member,
         )
     return kind

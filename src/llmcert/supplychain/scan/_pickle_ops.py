@@ -58,6 +58,7 @@ OPS: Final[dict[int, tuple[str, str]]] = {
     ]
 }  # fmt: skip
 
+
 def _int0(text: str) -> bool:
     """INT and LONG arguments as the unpickler reads them: ``int(text, 0)`` (hex, octal, ``_``)."""
     if text in ("00", "01"):  # protocol 0 booleans

@@ -1,10 +1,13 @@
-"""Chat templates are code: parse them with Jinja's sandbox and inspect the syntax tree.
+"""Chat templates are code: parse them with Jinja's parser and judge the syntax tree by value.
 
-Nothing is ever rendered. The checks look for the shapes of known attacks:
-reaching Python internals through attributes (server-side template injection),
-emitting instructions only when a message contains a trigger, and text hidden
-with invisible characters or long whitespace. The template's digest is compared
-with a list of reviewed templates.
+Nothing is ever rendered. Constant expressions are folded and simple
+``{% set %}`` assignments followed first (:mod:`._template_fold`), so an
+attribute is judged by the name it resolves to, whatever syntax reaches it
+(``.x``, ``['x']``, ``|attr``, ``map(attribute=…)``, ``selectattr``, a name built
+with ``~``). The checks look for the shapes of known attacks: reaching Python
+internals (server-side template injection), emitting instructions only when a
+message contains a trigger, and text hidden with invisible characters or long
+whitespace. The template's digest is compared with a list of reviewed templates.
 """
 
 from __future__ import annotations
@@ -16,29 +19,52 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from llmcert.supplychain.scan._findings import FindingSink, load_data
+from llmcert.supplychain.scan._template_fold import Scope
 
 ENGINE = "template-ast"
 
-#: Attribute names that lead from a template to Python internals or the system.
-SENSITIVE_ATTRS: Final = frozenset(
-    {
-        "mro", "subclasses", "globals", "builtins", "import", "os", "popen", "system", "eval",
-        "exec", "modules", "environ", "func_globals", "f_globals", "f_locals", "f_back",
-        "gi_frame", "gi_code", "cr_frame", "tb_frame", "co_code", "read", "load_module",
-        "getattr", "setattr", "subprocess", "spawn", "fork", "remove", "unlink", "rmtree",
-    }
-)  # fmt: skip
-#: Names that only appear in templates probing for an escape (Jinja/Flask globals).
+#: Globals that exist only to probe for an escape (Jinja/Flask helpers): any use is flagged.
 SENSITIVE_NAMES: Final = frozenset(
-    {"lipsum", "cycler", "joiner", "self", "config", "request", "url_for", "get_flashed_messages"}
+    {"lipsum", "cycler", "joiner", "self", "config", "request", "url_for", "get_flashed_messages",
+}
+)  # fmt: skip
+#: Attributes of Python internals (types, frames, code) that no data object in a template has.
+INTERNAL_ATTRS: Final = frozenset(
+    {"mro", "subclasses", "func_globals", "f_globals", "f_locals", "f_back", "f_builtins",
+     "gi_frame", "gi_code", "cr_frame", "tb_frame", "tb_next", "co_code", "load_module",
+     "popen", "getoutput", "check_output"}
+)  # fmt: skip
+#: Names that are ordinary data keys (``ns.system``) but dangerous after an internal access.
+ESCAPE_ATTRS: Final = frozenset(
+    {"os", "system", "eval", "exec", "import", "modules", "environ", "globals", "builtins",
+     "getattr", "setattr", "subprocess", "spawn", "fork", "remove", "unlink", "rmtree", "read",
+     "open", "sys", "application", "module"}
+)  # fmt: skip
+#: Names that are fine to call but must not be the start of an attribute chain.
+ABUSABLE_NAMES: Final = frozenset({"namespace", "range", "dict", "raise_exception", "loop"})
+#: Filters whose ``attribute=`` (or first) argument is an attribute path looked up on each item.
+ATTRIBUTE_FILTERS: Final = frozenset(
+    {"map", "selectattr", "rejectattr", "sort", "groupby", "sum", "unique", "min", "max",
+     "dictsort", "attr"}
+)  # fmt: skip
+_CONTENT_CALLS: Final = frozenset(
+    {"startswith", "endswith", "find", "rfind", "count", "index", "rindex", "search", "match",
+     "fullmatch", "__contains__"}
+)  # fmt: skip
+_TRIGGER_TESTS: Final = frozenset(
+    {"sameas", "eq", "equalto", "==", "ne", "!=", "in", "match", "search", "contains"}
 )
-_CONTENT_CALLS: Final = frozenset({"startswith", "endswith", "find", "count", "index", "search"})
 _DUNDER: Final = re.compile(r"__\w+__")
+#: Unicode's Default_Ignorable_Code_Point set, the blank braille cell, and tag characters.
 _INVISIBLE: Final = re.compile(
-    "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
 _LONG_WHITESPACE: Final = re.compile(r"[ \t\r\n\u00a0\u2000-\u200a\u3000]{100,}")
 _MIN_INJECTED_CHARS: Final = 16
+#: Real chat templates are a few kilobytes; a larger one is not analysed (and blocks).
+MAX_TEMPLATE: Final = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -61,21 +87,33 @@ def analyse_template(
     def add(rule: str, evidence: str) -> None:
         sink.add(rule, f"{where}: {evidence}", engine=ENGINE, member=member)
 
-    for match in _INVISIBLE.finditer(source):
+    if len(source) > MAX_TEMPLATE:
+        sink.add(
+            "LLMC-FMT-002",
+            f"{where}: template of {len(source)} characters exceeds {MAX_TEMPLATE}",
+            engine=ENGINE,
+            member=member,
+        )
+        return TemplateInfo(digest, known)
+    hidden = _INVISIBLE.findall(source)
+    if hidden:
+        first = _INVISIBLE.search(source)
+        assert first is not None
         add(
             "LLMC-TPL-003",
-            f"invisible character U+{ord(match.group()):04X} at index {match.start()}",
+            f"{len(hidden)} invisible character(s), first U+{ord(first.group()):04X} "
+            f"at index {first.start()}",
         )
-        break
     tree = _parse(source)
     if isinstance(tree, str):
         add("LLMC-TPL-004", tree)
         return TemplateInfo(digest, known)
-    for evidence in _ssti(tree):
+    scope = Scope(tree)
+    for evidence in dict.fromkeys(_ssti(tree, scope)):
         add("LLMC-TPL-001", evidence)
-    for evidence in _conditional_injection(tree):
+    for evidence in dict.fromkeys(_conditional_injection(tree, scope)):
         add("LLMC-TPL-002", evidence)
-    for text in _literals(tree):
+    for text in _literals(tree, scope):
         run = _LONG_WHITESPACE.search(text)
         if run:
             add(
@@ -86,6 +124,16 @@ def analyse_template(
     if known is None:
         add("LLMC-TPL-005", f"sha256 {digest} is not in the list of reviewed templates")
     return TemplateInfo(digest, known)
+
+
+def uses_messages(source: str) -> bool:
+    """Whether ``source`` parses as a Jinja template that reads ``messages``."""
+    from jinja2 import nodes
+
+    tree = _parse(source)
+    return not isinstance(tree, str) and any(
+        n.name == "messages" for n in tree.find_all(nodes.Name)
+    )
 
 
 def _parse(source: str) -> Any:
@@ -113,43 +161,83 @@ def _parse(source: str) -> Any:
         return "template nests too deeply to parse"
 
 
-def _ssti(tree: Any) -> Iterator[str]:
+def _ssti(tree: Any, scope: Scope) -> Iterator[str]:
     from jinja2 import nodes
 
-    for node in tree.find_all(
-        (nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter, nodes.Const)
-    ):
-        if isinstance(node, nodes.Getattr) and _suspicious_attr(node.attr):
-            yield f"attribute access .{node.attr} (line {node.lineno})"
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            value = node.arg.value
-            if isinstance(value, str) and _suspicious_attr(value):
-                yield f"item access [{value!r}] (line {node.lineno})"
-        elif isinstance(node, nodes.Name) and node.name in SENSITIVE_NAMES:
-            yield f"reference to {node.name!r} (line {node.lineno})"
-        elif isinstance(node, nodes.Filter) and node.name == "attr":
-            yield f"|attr filter reaches attributes by computed name (line {node.lineno})"
+    for node in tree.find_all(nodes.Expr):
+        line = node.lineno
+        for attr in _attributes_reached(node, scope):
+            if attr.startswith("_") or attr in INTERNAL_ATTRS:
+                yield f"attribute {attr!r} reached (line {line})"
+            elif attr in ESCAPE_ATTRS and _reaches_internals(node, scope):
+                yield f"attribute {attr!r} reached from Python internals (line {line})"
+        if isinstance(node, nodes.Name) and node.name in SENSITIVE_NAMES:
+            yield f"reference to {node.name!r} (line {line})"
+        rooted = isinstance(node, nodes.Getattr | nodes.Getitem) and isinstance(
+            node.node, nodes.Name
+        )
+        if rooted and node.node.name in ABUSABLE_NAMES | SENSITIVE_NAMES and _private(node, scope):
+            yield f"{node.node.name!r} used to reach Python internals (line {line})"
+        if not isinstance(node, nodes.Const | nodes.TemplateData):
+            for value in scope.fold(node):
+                if isinstance(value, str) and _DUNDER.search(value):
+                    yield f"computed string {_DUNDER.search(value).group()!r} (line {line})"  # type: ignore[union-attr]
         elif isinstance(node, nodes.Const) and isinstance(node.value, str):
             dunder = _DUNDER.search(node.value)
             if dunder:
-                yield f"string constant {dunder.group()!r} (line {node.lineno})"
+                yield f"string constant {dunder.group()!r} (line {line})"
 
 
-def _suspicious_attr(name: str) -> bool:
-    return name.startswith("_") or name in SENSITIVE_ATTRS
+def _private(node: Any, scope: Scope) -> bool:
+    return any(a.startswith("_") or a in INTERNAL_ATTRS for a in _attributes_reached(node, scope))
 
 
-def _conditional_injection(tree: Any) -> Iterator[str]:
+def _reaches_internals(node: Any, scope: Scope) -> bool:
+    """Whether the object ``node`` looks up on came through a private or internal attribute."""
+    from jinja2 import nodes
+
+    inner = getattr(node, "node", None)
+    while inner is not None:
+        if isinstance(inner, nodes.Name) and inner.name in SENSITIVE_NAMES:
+            return True
+        if _private(inner, scope):
+            return True
+        inner = getattr(inner, "node", None)
+    return False
+
+
+def _attributes_reached(node: Any, scope: Scope) -> list[str]:
+    """Attribute names this one node looks up, by value (dotted paths split)."""
+    from jinja2 import nodes
+
+    names: list[Any] = []
+    if isinstance(node, nodes.Getattr):
+        names.append(node.attr)
+    elif isinstance(node, nodes.Getitem):
+        names.extend(scope.fold(node.arg))
+    elif isinstance(node, nodes.Filter) and node.name in ATTRIBUTE_FILTERS:
+        for kw in node.kwargs:
+            if kw.key == "attribute":
+                names.extend(scope.fold(kw.value))
+        args = list(node.args)
+        if node.name == "map" and args and "attr" in scope.fold(args[0]):
+            args = args[1:]
+        if node.name in ("attr", "selectattr", "rejectattr", "groupby", "map") and args:
+            names.extend(scope.fold(args[0]))
+    return [part for n in names if isinstance(n, str) for part in n.split(".")]
+
+
+def _conditional_injection(tree: Any, scope: Scope) -> Iterator[str]:
     """``if`` tests on message content whose branches emit literal text of their own."""
     from jinja2 import nodes
 
     for node in tree.find_all(nodes.If):
         branches = [(node.test, node.body, node.else_), *((e.test, e.body, []) for e in node.elif_)]
         for test, body, orelse in branches:
-            if not _tests_content(test):
+            if not _tests_content(test, scope):
                 continue
             for label, block in (("then", body), ("else", orelse)):
-                emitted = "".join(_emitted_literals(block))
+                emitted = "".join(_emitted(block, scope))
                 if len(emitted.strip()) >= _MIN_INJECTED_CHARS and re.search(
                     "[A-Za-z]{3}", emitted
                 ):
@@ -159,58 +247,62 @@ def _conditional_injection(tree: Any) -> Iterator[str]:
                     )
 
 
-def _tests_content(test: Any) -> bool:
+def _tests_content(test: Any, scope: Scope) -> bool:
+    """A comparison, membership test or string search with message content as an operand.
+
+    A role comparison next to a bare ``message.content`` truth test is not one.
+    """
     from jinja2 import nodes
 
-    mentions_content = any(
-        (isinstance(n, nodes.Getattr) and n.attr == "content")
-        or (
-            isinstance(n, nodes.Getitem)
-            and isinstance(n.arg, nodes.Const)
-            and n.arg.value == "content"
-        )
-        or (isinstance(n, nodes.Name) and n.name == "content")
-        for n in [test, *test.find_all((nodes.Getattr, nodes.Getitem, nodes.Name))]
-    )
-    if not mentions_content:
-        return False
-    parts = [test, *test.find_all((nodes.Compare, nodes.Call))]
-    compares = any(
-        op.op in ("in", "notin", "eq", "ne")
-        for c in parts
-        if isinstance(c, nodes.Compare)
-        for op in c.ops
-    )
-    calls = any(
-        isinstance(c, nodes.Call)
-        and isinstance(c.node, nodes.Getattr)
-        and c.node.attr in _CONTENT_CALLS
-        for c in parts
-    )
-    return compares or calls
+    for node in [test, *test.find_all((nodes.Compare, nodes.Call, nodes.Test))]:
+        if isinstance(node, nodes.Compare):
+            operands = [node.expr, *(op.expr for op in node.ops)]
+            if any(op.op in ("in", "notin", "eq", "ne") for op in node.ops) and any(
+                scope.holds_content(o) for o in operands
+            ):
+                return True
+        elif isinstance(node, nodes.Call):
+            callee = node.node
+            if (
+                isinstance(callee, nodes.Getattr)
+                and callee.attr in _CONTENT_CALLS
+                and (
+                    scope.holds_content(callee.node)
+                    or any(scope.holds_content(a) for a in node.args)
+                )
+            ):
+                return True
+        elif (
+            isinstance(node, nodes.Test)
+            and node.name in _TRIGGER_TESTS
+            and (scope.holds_content(node.node) or any(scope.holds_content(a) for a in node.args))
+        ):
+            return True
+    return False
 
 
-def _emitted_literals(block: list[Any]) -> Iterator[str]:
-    """Literal text a block outputs directly (not inside a further content test)."""
+def _emitted(block: list[Any], scope: Scope) -> Iterator[str]:
+    """Literal text a block outputs, however deeply nested (folded names included)."""
     from jinja2 import nodes
 
     for stmt in block:
-        if isinstance(stmt, nodes.Output):
-            for part in stmt.nodes:
-                if isinstance(part, nodes.TemplateData):
-                    yield part.data
-                else:
-                    for const in [part, *part.find_all(nodes.Const)]:
-                        if isinstance(const, nodes.Const) and isinstance(const.value, str):
-                            yield const.value
-        elif not isinstance(stmt, nodes.If):
-            yield from _emitted_literals(list(stmt.iter_child_nodes()))
+        for output in [stmt] if isinstance(stmt, nodes.Output) else stmt.find_all(nodes.Output):
+            for part in output.nodes:
+                folded = [v for v in scope.fold(part) if isinstance(v, str)]
+                if folded:
+                    yield folded[0]
+                    continue
+                for const in [part, *part.find_all(nodes.Const)]:
+                    if isinstance(const, nodes.Const) and isinstance(const.value, str):
+                        yield const.value
 
 
-def _literals(tree: Any) -> Iterator[str]:
+def _literals(tree: Any, scope: Scope) -> Iterator[str]:
     from jinja2 import nodes
 
     for node in tree.find_all((nodes.TemplateData, nodes.Const)):
         value = node.data if isinstance(node, nodes.TemplateData) else node.value
         if isinstance(value, str):
             yield value
+    for name_values in scope.values.values():
+        yield from (v for v in name_values if isinstance(v, str))

@@ -113,7 +113,9 @@ def _zip64_extra(extra: bytes, csize: int, usize: int, offset: int) -> tuple[int
     while pos + 4 <= len(extra):
         tag, length = struct.unpack("<HH", extra[pos : pos + 4])
         if tag == 1:
-            values = list(struct.unpack(f"<{length // 8}Q", extra[pos + 4 : pos + 4 + length // 8 * 8]))
+            values = list(
+                struct.unpack(f"<{length // 8}Q", extra[pos + 4 : pos + 4 + length // 8 * 8])
+            )
             if usize == 0xFFFFFFFF and values:
                 usize = values.pop(0)
             if csize == 0xFFFFFFFF and values:
@@ -140,7 +142,9 @@ def differences(python: list[Entry], miniz: list[Entry]) -> list[str]:
         names = [e.name for e in view]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            out.append(f"{label} sees duplicate member names {dupes[:5]} (readers pick differently)")
+            out.append(
+                f"{label} sees duplicate member names {dupes[:5]} (readers pick differently)"
+            )
     return out
 
 
