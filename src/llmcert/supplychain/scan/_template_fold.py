@@ -53,6 +53,11 @@ class Scope:
                 if isinstance(value, tuple):
                     self._bind(name, self._fold_block(value[1]))
                     continue
+                if isinstance(value, nodes.Call) and isinstance(value.node, nodes.Name):
+                    for kw in value.kwargs:  # namespace(x=...), dict(x=...)
+                        if self.holds_content(kw.value):
+                            self.content.add(f"{name}.{kw.key}")
+                        self._bind(f"{name}.{kw.key}", self.fold(kw.value))
                 if self.holds_content(value):
                     self.content.add(name)
                 self._bind(name, self.fold(value))
