@@ -153,6 +153,15 @@ class Source:
         self._fill(1)
         return self._buf[self._pos] if len(self._buf) > self._pos else None
 
+    def byte(self) -> int:
+        """One byte, on the fast path of the opcode loop."""
+        pos = self._pos
+        if pos >= len(self._buf):
+            return self.read(1)[0]
+        self._pos = pos + 1
+        self.offset += 1
+        return self._buf[pos]
+
     def read(self, n: int) -> bytes:
         self._fill(n)
         data = self._buf[self._pos : self._pos + n]
