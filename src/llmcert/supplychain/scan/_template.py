@@ -54,6 +54,7 @@ _CONTENT_CALLS: Final = frozenset(
 _TRIGGER_TESTS: Final = frozenset(
     {"sameas", "eq", "equalto", "==", "ne", "!=", "in", "match", "search", "contains"}
 )
+_COMPUTED: Final = "\x00computed"
 _DUNDER: Final = re.compile(r"__\w+__")
 #: Unicode's Default_Ignorable_Code_Point set, the blank braille cell, and tag characters.
 _INVISIBLE: Final = re.compile(
@@ -167,7 +168,9 @@ def _ssti(tree: Any, scope: Scope) -> Iterator[str]:
     for node in tree.find_all(nodes.Expr):
         line = node.lineno
         for attr in _attributes_reached(node, scope):
-            if attr.startswith("_") or attr in INTERNAL_ATTRS:
+            if attr == _COMPUTED:
+                yield f"attribute name computed at render time (line {line})"
+            elif attr.startswith("_") or attr in INTERNAL_ATTRS:
                 yield f"attribute {attr!r} reached (line {line})"
             elif attr in ESCAPE_ATTRS and _reaches_internals(node, scope):
                 yield f"attribute {attr!r} reached from Python internals (line {line})"
@@ -216,14 +219,17 @@ def _attributes_reached(node: Any, scope: Scope) -> list[str]:
     elif isinstance(node, nodes.Getitem):
         names.extend(scope.fold(node.arg))
     elif isinstance(node, nodes.Filter) and node.name in ATTRIBUTE_FILTERS:
-        for kw in node.kwargs:
-            if kw.key == "attribute":
-                names.extend(scope.fold(kw.value))
+        paths = [kw.value for kw in node.kwargs if kw.key == "attribute"]
         args = list(node.args)
         if node.name == "map" and args and "attr" in scope.fold(args[0]):
             args = args[1:]
-        if node.name in ("attr", "selectattr", "rejectattr", "groupby", "map") and args:
-            names.extend(scope.fold(args[0]))
+            paths += args[:1]
+        elif node.name in ("attr", "selectattr", "rejectattr", "groupby") and args:
+            paths += args[:1]
+        for path in paths:
+            folded = scope.fold(path)
+            # a name only known at render time (message text, say) could be any attribute
+            names.extend(folded or [_COMPUTED])
     return [part for n in names if isinstance(n, str) for part in n.split(".")]
 
 
@@ -231,20 +237,27 @@ def _conditional_injection(tree: Any, scope: Scope) -> Iterator[str]:
     """``if`` tests on message content whose branches emit literal text of their own."""
     from jinja2 import nodes
 
-    for node in tree.find_all(nodes.If):
-        branches = [(node.test, node.body, node.else_), *((e.test, e.body, []) for e in node.elif_)]
-        for test, body, orelse in branches:
-            if not _tests_content(test, scope):
-                continue
-            for label, block in (("then", body), ("else", orelse)):
-                emitted = "".join(_emitted(block, scope))
-                if len(emitted.strip()) >= _MIN_INJECTED_CHARS and re.search(
-                    "[A-Za-z]{3}", emitted
-                ):
-                    yield (
-                        f"condition on message content (line {test.lineno}) emits in its "
-                        f"{label} branch: {emitted.strip()[:80]!r}"
-                    )
+    branches: list[tuple[Any, list[Any], list[Any]]] = []
+    for node in tree.find_all((nodes.If, nodes.For, nodes.CondExpr)):
+        if isinstance(node, nodes.If):
+            branches.append((node.test, node.body, node.else_))
+            branches.extend((e.test, e.body, []) for e in node.elif_)
+        elif isinstance(node, nodes.For) and node.test is not None:
+            branches.append((node.test, node.body, []))
+        elif isinstance(node, nodes.CondExpr) and node.test is not None:
+            then = [nodes.Output([node.expr1])]
+            orelse = [nodes.Output([node.expr2])] if node.expr2 is not None else []
+            branches.append((node.test, then, orelse))
+    for test, body, orelse in branches:
+        if not _tests_content(test, scope):
+            continue
+        for label, block in (("then", body), ("else", orelse)):
+            emitted = "".join(_emitted(block, scope))
+            if len(emitted.strip()) >= _MIN_INJECTED_CHARS and re.search("[A-Za-z]{3}", emitted):
+                yield (
+                    f"condition on message content (line {test.lineno}) emits in its "
+                    f"{label} branch: {emitted.strip()[:80]!r}"
+                )
 
 
 def _tests_content(test: Any, scope: Scope) -> bool:

@@ -197,6 +197,16 @@ class Scope:
                 return True
             if isinstance(node, nodes.Name):
                 return node.name in self.content
+            if isinstance(node, nodes.Filter) and self._picks_content(node):
+                return True
+            if (
+                isinstance(node, nodes.Call)
+                and isinstance(node.node, nodes.Getattr)
+                and node.node.attr in ("get", "pop")
+                and node.args
+                and any(k in _CONTENT_KEYS for k in self.fold(node.args[0]) if isinstance(k, str))
+            ):
+                return True
             if isinstance(node, nodes.Concat):
                 return any(self.holds_content(n) for n in node.nodes)
             if isinstance(node, nodes.Add):
@@ -206,6 +216,17 @@ class Scope:
             ):
                 return False
             node = node.node
+
+    def _picks_content(self, node: Any) -> bool:
+        """``messages|map(attribute='content')`` and the like."""
+        paths = [kw.value for kw in node.kwargs if kw.key == "attribute"]
+        if node.name == "map" and len(node.args) >= 2:
+            paths.append(node.args[1])
+        return any(
+            isinstance(v, str) and v.split(".")[-1] in _CONTENT_KEYS
+            for path in paths
+            for v in self.fold(path)
+        )
 
 
 def _targets(target: Any) -> list[str]:

@@ -109,21 +109,36 @@ def _scan_member(
 
     where = "/".join(p for p in (outer, entry.name) if p)
     try:
-        if zf is not None and info is not None:
-            member: IO[bytes] = zf.open(info)
-        else:  # only miniz sees this member: extract it the way miniz does
-            member = io.BytesIO(views.read_entry(fh, entry))
-        with member:
-            result = scan_stream(
-                member,
-                entry.file_size,
-                sink,
-                member=where,
-                depth=depth + 1,
-                force_pickle=entry.name.endswith(".pkl"),
-            )
-            verdicts.extend(result.verdicts)
-            return result.format
-    except (zipfile.BadZipFile, views.ZipViewError, OSError, ValueError, EOFError) as exc:
-        sink.add("LLMC-ZIP-001", f"member cannot be read: {exc}", engine=ENGINE, member=where)
+        member = _open(fh, zf, info, entry)
+    except Exception as exc:  # encrypted, unknown method, header mismatch: not judged, so it blocks
+        sink.add(
+            "LLMC-FMT-002",
+            f"member cannot be read: {type(exc).__name__}: {exc}",
+            engine=ENGINE,
+            member=where,
+            severity=Severity.HIGH,
+        )
         return fmt.UNKNOWN
+    with member:
+        result = scan_stream(
+            member,
+            entry.file_size,
+            sink,
+            member=where,
+            depth=depth + 1,
+            force_pickle=entry.name.endswith(".pkl"),
+        )
+    verdicts.extend(result.verdicts)
+    return result.format
+
+
+def _open(
+    fh: IO[bytes], zf: zipfile.ZipFile | None, info: zipfile.ZipInfo | None, entry: views.Entry
+) -> IO[bytes]:
+    """The member as zipfile reads it, or else as miniz extracts it (what ``torch.load`` reads)."""
+    if zf is not None and info is not None:
+        try:
+            return zf.open(info)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError):
+            pass  # e.g. the local header's name differs from the directory's: miniz does not care
+    return io.BytesIO(views.read_entry(fh, entry))
