@@ -293,3 +293,10 @@ def test_large_gguf_metadata_is_read_by_our_streaming_reader_alone(
     report = scan_bytes(tmp_path, "big.gguf", data)
     assert report.files[0].format == "gguf"
     assert [f for f in report.findings if f.id.startswith("LLMC-GGUF")] == []
+
+
+def test_template_file_without_messages_is_still_a_template(tmp_path: Path) -> None:
+    source = "{{ cycler.__init__.__globals__.os.popen('id').read() }}"
+    report = scan_bytes(tmp_path, "chat_template.jinja", source.encode())
+    assert report.files[0].format == "jinja"
+    assert "LLMC-TPL-001" in by_id(report)

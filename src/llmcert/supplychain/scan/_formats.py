@@ -250,18 +250,21 @@ _JINJA_BLOCK: Final = re.compile(r"\{[%{]")
 
 
 def _is_template(text: str, *, card: bool) -> bool:
-    """Jinja syntax over ``messages`` anywhere in the file (not only its first bytes).
+    """Jinja syntax anywhere in the file (not only its first bytes) that a renderer would take.
 
-    A model card (YAML front matter) counts only if it parses as Jinja and uses
-    ``messages``: prose with a code sample is not a template any loader would take.
+    Text over ``messages`` is a template even if it does not parse (that is a
+    finding); other text with Jinja blocks is one if it parses, since a
+    template-file option renders whatever it is given. A model card (YAML front
+    matter) counts only if it parses and uses ``messages``: prose with a code
+    sample is not a template any loader would take.
     """
-    if not _JINJA_BLOCK.search(text) or "message" not in text:
-        return False
-    if not card:
-        return True
-    from llmcert.supplychain.scan._template import uses_messages
+    from llmcert.supplychain.scan._template import MAX_TEMPLATE, parses, uses_messages
 
-    return uses_messages(text)
+    if not _JINJA_BLOCK.search(text):
+        return False
+    if card:
+        return len(text) <= MAX_TEMPLATE and uses_messages(text)
+    return "message" in text or (len(text) <= MAX_TEMPLATE and parses(text))
 
 
 def _is_json(fh: IO[bytes]) -> bool:

@@ -127,6 +127,10 @@ def analyse_template(
     return TemplateInfo(digest, known)
 
 
+def parses(source: str) -> bool:
+    return not isinstance(_parse(source), str)
+
+
 def uses_messages(source: str) -> bool:
     """Whether ``source`` parses as a Jinja template that reads ``messages``."""
     from jinja2 import nodes
