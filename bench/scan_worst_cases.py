@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -34,12 +35,14 @@ from pathlib import Path
 _PROBE = r"""
 import json, resource, sys, time
 from llmcert.supplychain.scan import scan_path
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = resource.getrusage(resource.RUSAGE_SELF)
 start = time.perf_counter()
 report = scan_path(sys.argv[1])
 elapsed = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": elapsed, "peak_mib": peak / 1024, "baseline_mib": base / 1024,
+after = resource.getrusage(resource.RUSAGE_SELF)
+cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "peak_mib": after.ru_maxrss / 1024,
+                  "baseline_mib": before.ru_maxrss / 1024,
                   "format": report.files[0].format, "blocking": report.blocking,
                   "ids": sorted({f.id for f in report.findings if f.severity.value != "info"})}))
 """
@@ -108,8 +111,12 @@ def main() -> None:
     if args.build:
         CASES[args.build[0]][1](Path(args.build[1]))
         return
-    print("| case | size | time | peak RSS | baseline RSS | s/MB | MiB/MB | findings above info |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    load = os.getloadavg()[0]
+    print(f"load average at start: {load:.1f} on {os.cpu_count()} cores")
+    print(
+        "| case | size | wall | CPU | peak RSS | baseline RSS | CPU s/MB | MiB/MB | findings above info |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (filename, _) in CASES.items():
             if args.only not in name:
@@ -125,8 +132,9 @@ def main() -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             extra = r["peak_mib"] - r["baseline_mib"]
             print(
-                f"| {name} | {mb:.1f} MB | {r['seconds']:.2f} s | {r['peak_mib']:.0f} MiB "
-                f"| {r['baseline_mib']:.0f} MiB | {r['seconds'] / mb:.3f} | {extra / mb:.1f} "
+                f"| {name} | {mb:.1f} MB | {r['seconds']:.2f} s | {r['cpu']:.2f} s "
+                f"| {r['peak_mib']:.0f} MiB | {r['baseline_mib']:.0f} MiB | {r['cpu'] / mb:.3f} "
+                f"| {extra / mb:.1f} "
                 f"| {', '.join(r['ids']) or 'none'} |",
                 flush=True,
             )

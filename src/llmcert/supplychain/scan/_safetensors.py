@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import math
 import struct
 import zipfile
+from array import array
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
@@ -54,31 +54,86 @@ def _scan(fh: IO[bytes], size: int, sink: FindingSink, *, also_zip: bool) -> dic
             engine=ENGINE,
         )
         return {}
-    raw = fh.read(length)
-    try:
-        with (
-            _no_gc()
-        ):  # a million small dicts would otherwise trigger full collections again and again
-            header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except _Duplicate as dup:
-        sink.add("LLMC-ST-001", f"duplicate header key {dup.key!r}", engine=ENGINE, offset=8)
-        return {}
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        sink.add("LLMC-ST-001", f"header is not JSON: {exc}", engine=ENGINE, offset=8)
-        return {}
-    if not isinstance(header, dict):
-        sink.add("LLMC-ST-001", "header is not a JSON object", engine=ENGINE, offset=8)
-        return {}
-
-    metadata = _metadata(header.pop("__metadata__", {}), sink)
+    capped = _Capped(sink)
     data_len = size - 8 - length
-    spans: list[tuple[int, int, str]] = []
-    for name, entry in header.items():
-        span = _check_tensor(name, entry, data_len, sink)
-        if span is not None:
-            spans.append(span)
-    _check_tiling(spans, data_len, sink, data_start=8 + length)
+    metadata: dict[str, str] = {}
+    names: list[str] = []
+    seen: set[str] = set()
+    begins, ends = array("q"), array("q")
+    try:
+        for name, entry in _entries(fh, length):
+            if name in seen:
+                sink.add("LLMC-ST-001", f"duplicate header key {name!r}", engine=ENGINE, offset=8)
+                return {}
+            seen.add(name)
+            if name == "__metadata__":
+                metadata = _metadata(entry, sink)
+                continue
+            span = _check_tensor(name, entry, data_len, capped)  # type: ignore[arg-type]
+            if span is not None:
+                begins.append(span[0])
+                ends.append(span[1])
+                names.append(name)
+    except _NotJson as exc:
+        sink.add("LLMC-ST-001", f"header is not a JSON object: {exc}", engine=ENGINE, offset=8)
+        return {}
+    _check_tiling(begins, ends, names, data_len, capped, data_start=8 + length)  # type: ignore[arg-type]
+    capped.close()
     return metadata
+
+
+class _NotJson(ValueError):
+    pass
+
+
+class _Window:
+    """``fh[start:end]`` as a file, so the JSON parser never reads past the header."""
+
+    def __init__(self, fh: IO[bytes], start: int, end: int) -> None:
+        self.fh, self.pos, self.end = fh, start, end
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.end - self.pos if n < 0 else min(n, self.end - self.pos)
+        self.fh.seek(self.pos)
+        data = self.fh.read(n)
+        self.pos += len(data)
+        return data
+
+
+def _entries(fh: IO[bytes], length: int) -> Iterator[tuple[str, Any]]:
+    """The header's top-level pairs, streamed: memory holds one tensor entry at a time."""
+    import ijson  # type: ignore[import-untyped]
+
+    fh.seek(8)
+    if fh.read(1) != b"{":
+        raise _NotJson("does not start with '{'")
+    try:
+        yield from ijson.kvitems(_Window(fh, 8, 8 + length), "", use_float=True)
+    except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
+        raise _NotJson(str(exc)[:200]) from exc
+
+
+class _Capped:
+    """Forwards the first findings of a hostile header; counts the rest in one summary."""
+
+    LIMIT: Final = 50
+
+    def __init__(self, sink: FindingSink) -> None:
+        self.sink, self.dropped = sink, 0
+        self.sent = 0
+
+    def add(self, rule_id: str, evidence: str, **kw: Any) -> None:
+        if self.sent < self.LIMIT:
+            self.sent += 1
+            self.sink.add(rule_id, evidence, **kw)
+        else:
+            self.dropped += 1
+
+    def close(self) -> None:
+        if self.dropped:
+            self.sink.add(
+                "LLMC-ST-002", f"{self.dropped} further tensor problems not listed", engine=ENGINE
+            )
 
 
 @contextlib.contextmanager
@@ -91,23 +146,6 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-class _Duplicate(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)  # the common case stays in C; a header has a million of these
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Duplicate(key)
-            seen.add(key)
-    return out
 
 
 def _metadata(value: Any, sink: FindingSink) -> dict[str, str]:
@@ -177,10 +215,20 @@ def _check_tensor(
 
 
 def _check_tiling(
-    spans: list[tuple[int, int, str]], data_len: int, sink: FindingSink, *, data_start: int
+    begins: array[int],
+    ends: array[int],
+    names: list[str],
+    data_len: int,
+    sink: FindingSink,
+    *,
+    data_start: int,
 ) -> None:
+    import numpy as np
+
+    order = np.lexsort((np.frombuffer(ends, dtype=np.int64), np.frombuffer(begins, dtype=np.int64)))
     cursor, previous = 0, ""
-    for begin, end, name in sorted(spans):
+    for index in order.tolist():
+        begin, end, name = begins[index], ends[index], names[index]
         if begin < cursor:
             sink.add(
                 "LLMC-ST-002",
