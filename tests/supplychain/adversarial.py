@@ -193,3 +193,11 @@ def zip_of(name: str, data: bytes) -> bytes:
     with zipfile.ZipFile(out, "w") as zf:
         zf.writestr(name, data)
     return out.getvalue()
+
+
+def header_name_mismatch() -> bytes:
+    """``zipfile`` refuses a member whose local header names another file; miniz reads it."""
+    evil = corpus.os_system_reduce()
+    local = _local("archive/notes.txt", evil)
+    central = _central("archive/data.pkl", evil, 0)
+    return local + central + _eocd(1, len(central), len(local))

@@ -300,3 +300,9 @@ def test_template_file_without_messages_is_still_a_template(tmp_path: Path) -> N
     report = scan_bytes(tmp_path, "chat_template.jinja", source.encode())
     assert report.files[0].format == "jinja"
     assert "LLMC-TPL-001" in by_id(report)
+
+
+def test_member_zipfile_refuses_is_read_as_miniz_reads_it(tmp_path: Path) -> None:
+    report = scan_bytes(tmp_path, "model.pt", adversarial.header_name_mismatch())
+    assert critical_call(report)
+    assert report.blocking

@@ -78,7 +78,7 @@ def scan_path(path: Path | str, *, fail_on: Severity | str = Severity.HIGH) -> S
 
 def tool_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("llmcert", "fickling", "gguf", "jinja2", "numpy"):
+    for dist in ("llmcert", "fickling", "gguf", "jinja2", "numpy", "ijson"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
