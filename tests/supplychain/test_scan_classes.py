@@ -15,6 +15,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import lz4.frame
 import pytest
 
 from llmcert.supplychain.scan import ScanReport, Severity, _pickle_judge, scan_path
@@ -153,8 +154,9 @@ def test_duplicate_member_names_are_a_differential(tmp_path: Path) -> None:
         bz2.compress,
         lzma.compress,
         lambda d: lzma.compress(d, format=lzma.FORMAT_ALONE),
+        lambda d: lz4.frame.compress(d),
     ],
-    ids=["zlib", "gzip", "bz2", "xz", "lzma"],
+    ids=["zlib", "gzip", "bz2", "xz", "lzma", "lz4"],
 )
 def test_compressed_joblib_pickles_are_decompressed_and_judged(
     tmp_path: Path, compress: object

@@ -163,7 +163,7 @@ def decompressor(codec: str) -> object:
         return bz2.BZ2Decompressor()
     if codec in ("xz", "lzma"):
         return lzma.LZMADecompressor()
-    import lz4.frame  # type: ignore[import-not-found, unused-ignore]
+    import lz4.frame  # type: ignore[import-untyped, unused-ignore]
 
     return lz4.frame.LZ4FrameDecompressor()
 
