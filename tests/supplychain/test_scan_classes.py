@@ -308,3 +308,13 @@ def test_member_zipfile_refuses_is_read_as_miniz_reads_it(tmp_path: Path) -> Non
     report = scan_bytes(tmp_path, "model.pt", adversarial.header_name_mismatch())
     assert critical_call(report)
     assert report.blocking
+
+
+def test_keras_h5_config_with_reordered_keys_and_escapes_is_judged(tmp_path: Path) -> None:
+    config = (
+        '{"config": {"layers": [{"config": {"name": "l"}, "class_\\u006eame": "\\u004cambda"}]},'
+        ' "class_name": "Sequential"}'
+    )
+    data = b"\x89HDF\r\n\x1a\n" + b"\x00" * 100 + config.encode() + b"\x00" * 100
+    report = scan_bytes(tmp_path, "model.h5", data)
+    assert any("Lambda" in e for e in by_id(report)["LLMC-KERAS-001"])

@@ -26,8 +26,11 @@ KERAS_MODULES: Final = (
 #: The largest config read from an HDF5 file, and how many candidates are parsed.
 MAX_CONFIG: Final = 16 << 20
 MAX_CANDIDATES: Final = 8
+MAX_ATTEMPTS: Final = 200_000
+MAX_REREADS: Final = 256
 _CHUNK: Final = 8 << 20
-_CONFIG_START: Final = re.compile(rb'\{\s*"(?:class_name|module)"\s*:')
+_OBJECT_START: Final = re.compile(rb'\{\s*"')
+_DECODER: Final = json.JSONDecoder()
 _CODE_KEYS: Final = ("function_type", "output_shape_type")
 
 
@@ -37,6 +40,11 @@ def scan_keras_config(text: str, sink: FindingSink, *, member: str | None = None
         config = json.loads(text)
     except (ValueError, RecursionError):
         return False
+    judge_keras_config(config, sink, member=member)
+    return True
+
+
+def judge_keras_config(config: Any, sink: FindingSink, *, member: str | None = None) -> None:
     seen: set[str] = set()
     for evidence, critical in _judge(config):
         if evidence in seen:
@@ -49,7 +57,6 @@ def scan_keras_config(text: str, sink: FindingSink, *, member: str | None = None
             member=member,
             severity=Severity.CRITICAL if critical else Severity.HIGH,
         )
-    return True
 
 
 def _judge(config: Any) -> Iterator[tuple[str, bool]]:
@@ -83,23 +90,68 @@ def _dicts(value: Any) -> Iterator[dict[str, Any]]:
 
 
 def scan_keras_h5(fh: IO[bytes], size: int, sink: FindingSink, *, member: str | None = None) -> int:
-    """Judge the JSON configs stored as HDF5 attributes (a linear search); returns how many."""
-    found = 0
-    decoder = json.JSONDecoder()
+    """Judge the JSON configs stored as HDF5 attributes (a linear search); returns how many.
+
+    Every JSON object in the file is a candidate, whatever order its keys come in
+    and however its strings are escaped (the loader's ``json.loads`` undoes both);
+    one that holds a ``class_name`` anywhere is judged as a Keras config.
+    """
+    found = attempts = 0
+    covered = -1
+    budget = [MAX_REREADS]
     offset = 0
-    while offset < size and found < MAX_CANDIDATES:
+    while offset < size and found < MAX_CANDIDATES and attempts < MAX_ATTEMPTS:
         fh.seek(offset)
-        chunk = fh.read(_CHUNK + 4096)
-        for match in _CONFIG_START.finditer(chunk):
-            if match.start() >= _CHUNK or found >= MAX_CANDIDATES:
+        chunk = fh.read(_CHUNK + 64)
+        for match in _OBJECT_START.finditer(chunk):
+            if match.start() >= _CHUNK:
                 break
-            fh.seek(offset + match.start())
-            raw = fh.read(MAX_CONFIG).decode("utf-8", "replace")
-            try:
-                _, end = decoder.raw_decode(raw)
-            except (ValueError, RecursionError):
+            at = offset + match.start()
+            if at < covered:
                 continue
-            found += 1
-            scan_keras_config(raw[:end], sink, member=member)
+            attempts += 1
+            parsed = _decode_at(fh, at, budget)
+            if parsed is None:
+                continue
+            value, length = parsed
+            covered = at + length  # objects inside it were judged with it
+            if any("class_name" in node for node in _dicts(value)):
+                found += 1
+                judge_keras_config(value, sink, member=member)
+            if found >= MAX_CANDIDATES or attempts >= MAX_ATTEMPTS:
+                break
         offset += _CHUNK
+    if attempts >= MAX_ATTEMPTS and offset < size:
+        sink.add(
+            "LLMC-FMT-002",
+            f"more than {MAX_ATTEMPTS} JSON candidates; searched up to offset {offset}",
+            engine=ENGINE,
+            member=member,
+        )
     return found
+
+
+def _decode_at(fh: IO[bytes], at: int, budget: list[int]) -> tuple[Any, int] | None:
+    """The JSON value starting at ``at`` and its length in bytes, reading more while it runs on.
+
+    ``budget`` counts the larger re-reads left for the whole file.
+    """
+    want = 1 << 12
+    while True:
+        fh.seek(at)
+        raw = fh.read(want)
+        text = raw.decode("utf-8", "replace")
+        try:
+            value, end = _DECODER.raw_decode(text)
+        except json.JSONDecodeError as exc:
+            # the window was short if the parser ran off its end (or into an open string)
+            ran_off = exc.pos >= len(text) - 8 or exc.msg.startswith("Unterminated string")
+            cut = len(raw) == want and ran_off
+            if not cut or want >= MAX_CONFIG or budget[0] <= 0:
+                return None
+            budget[0] -= 1
+            want *= 4
+            continue
+        except RecursionError:
+            return None
+        return value, len(text[:end].encode("utf-8"))
