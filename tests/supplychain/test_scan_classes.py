@@ -318,3 +318,14 @@ def test_keras_h5_config_with_reordered_keys_and_escapes_is_judged(tmp_path: Pat
     data = b"\x89HDF\r\n\x1a\n" + b"\x00" * 100 + config.encode() + b"\x00" * 100
     report = scan_bytes(tmp_path, "model.h5", data)
     assert any("Lambda" in e for e in by_id(report)["LLMC-KERAS-001"])
+
+
+def test_json_too_large_to_parse_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmcert.supplychain.scan import _formats
+
+    monkeypatch.setattr(_formats, "MAX_TEXT_BYTES", 1000)
+    padded = '{"auto_map": {"AutoModel": "evil.Model"}, "pad": "' + "x" * 2000 + '"}'
+    report = scan_bytes(tmp_path, "config.json", padded.encode())
+    assert report.files[0].format == "json"
+    assert "LLMC-FMT-002" in by_id(report)
+    assert report.blocking

@@ -116,6 +116,13 @@ def _check(
         result.metadata.update(gguf.metadata)
         for key, source in gguf.templates.items():
             result.templates[key] = analyse_template(source, sink, where=key, member=member)
+    elif kind == fmt.JSON_DOC and size > fmt.MAX_TEXT_BYTES:
+        sink.add(
+            "LLMC-FMT-002",
+            f"JSON document of {size} bytes is over the {fmt.MAX_TEXT_BYTES}-byte parsing limit",
+            engine=ENGINE,
+            member=member,
+        )
     elif kind == fmt.JSON_DOC:
         declared, templates = scan_json(fh, sink, member=member)
         result.metadata.update(declared)

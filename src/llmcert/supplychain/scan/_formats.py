@@ -101,8 +101,8 @@ def _primary(fh: IO[bytes], head: bytes, size: int) -> str:
         return TAR
     text = _utf8(head, complete=len(head) == size)
     is_json_like = text is not None and text.lstrip()[:1] in ("{", "[")
-    if is_json_like and size <= MAX_TEXT_BYTES and _is_json(fh):
-        return JSON_DOC
+    if is_json_like and (size > MAX_TEXT_BYTES or _is_json(fh)):
+        return JSON_DOC  # too large to parse is still JSON to a loader: the checker says so
     if is_opcode(head[0]) and could_unpickle(head, complete=len(head) == size):
         return PICKLE
     if text is None:
