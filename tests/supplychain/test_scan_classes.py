@@ -329,3 +329,11 @@ def test_json_too_large_to_parse_blocks(tmp_path: Path, monkeypatch: pytest.Monk
     assert report.files[0].format == "json"
     assert "LLMC-FMT-002" in by_id(report)
     assert report.blocking
+
+
+def test_magic_header_that_also_runs_as_a_pickle_is_judged_as_one(tmp_path: Path) -> None:
+    # 'G' (BINFLOAT) eats the rest of the GGUF magic and version; torch.load would run the rest
+    data = b"GGUF" + b"\x03\x00\x00\x00\x00" + adversarial.SYSTEM_CALL
+    report = scan_bytes(tmp_path, "model.gguf", data)
+    assert report.files[0].format == "gguf"
+    assert critical_call(report)

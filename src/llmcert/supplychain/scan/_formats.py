@@ -75,6 +75,14 @@ def detect(fh: IO[bytes], size: int, *, other_views: bool = True) -> Detection:
     found = Detection(_primary(fh, head, size))
     if other_views and found.primary != ZIP and has_zip_directory(fh):
         found.also.append(ZIP)
+    # ``torch.load`` unpickles any file that is not a zip: a header that also runs as a pickle
+    if (
+        other_views
+        and found.primary in MAGIC_FORMATS - {ZIP}
+        and is_opcode(head[0])
+        and could_unpickle(head, complete=True)
+    ):
+        found.also.append(PICKLE)
     if found.primary == JINJA and _is_card(head):
         found.also.append(MODEL_CARD)
     return found
