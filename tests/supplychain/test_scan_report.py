@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 import llmcert.supplychain.scan as scan_module
 from llmcert.cli._scan import scan_command
-from llmcert.supplychain._scan_findings import rules
 from llmcert.supplychain.scan import ScanReport, scan_path
+from llmcert.supplychain.scan._findings import rules
 from tests.supplychain import corpus
 
 

@@ -32,7 +32,7 @@ def scan_command(
         ),
     ] = "high",
 ) -> None:
-    """Scan model artefacts (pickle, PyTorch, safetensors, GGUF, NumPy, HF files) for supply-chain risks."""
+    """Scan model artefacts (pickle, PyTorch, joblib, safetensors, GGUF, NumPy, ONNX, Keras, HF files) for supply-chain risks."""
 
     from llmcert._fileio import write_json_atomic, write_text_atomic
     from llmcert.supplychain.scan import SupplyChainError, scan_path

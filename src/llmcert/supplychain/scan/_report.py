@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from llmcert.supplychain._scan_findings import Finding, Severity, rules
-from llmcert.supplychain._scan_pickle_judge import PickleVerdict
+from llmcert.supplychain.scan._findings import Finding, Severity, rules
+from llmcert.supplychain.scan._pickle_judge import PickleVerdict
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {

@@ -3,7 +3,9 @@
 Our own bounded walk over the header, key/value pairs and tensor table checks
 what a hostile file could bend (counts, lengths, tensor offsets, alignment,
 bytes no tensor accounts for). ``gguf.GGUFReader`` — the reference reader — is
-then run as a cross-check; if it refuses the file, that is a finding too.
+then run as a cross-check when the metadata is small (it holds an object per
+field, which costs seconds and gigabytes on a million-entry array); if it refuses
+the file, that is a finding too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from llmcert.supplychain._scan_findings import FindingSink
+from llmcert.supplychain.scan._findings import FindingSink
 
 ENGINE = "gguf-structure"
 READER = "gguf.GGUFReader"
@@ -21,6 +23,9 @@ MAX_COUNT: Final = 1 << 20
 MAX_DIMS: Final = 8
 MAX_KEPT_STRING: Final = 1 << 20
 DEFAULT_ALIGNMENT: Final = 32
+#: The reference reader builds an object per field: run it only on metadata up to this size.
+MAX_CROSS_CHECK: Final = 1 << 20
+_U64: Final = struct.Struct("<Q")
 
 # value type -> struct format of scalars; 8 = string, 9 = array
 _SCALARS: Final = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}  # fmt: skip
@@ -41,44 +46,60 @@ class _Bad(Exception):
 
 
 class _Reader:
+    """Buffered, bounded reads: memory stays at one window whatever the metadata holds."""
+
+    WINDOW: Final = 1 << 20
+
     def __init__(self, fh: IO[bytes], size: int) -> None:
         self.fh, self.size = fh, size
         self.pos = 0
+        self._buf = b""
+        self._buf_at = 0
         fh.seek(0)
 
     def take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > self.size:
             raise _Bad(f"read of {n} bytes at offset {self.pos} runs past the end of the file")
-        data = self.fh.read(n)
+        lo = self.pos - self._buf_at
+        if lo + n > len(self._buf):
+            self.fh.seek(self.pos)
+            self._buf, self._buf_at, lo = self.fh.read(max(n, self.WINDOW)), self.pos, 0
         self.pos += n
-        return data
+        return self._buf[lo : lo + n]
 
     def skip(self, n: int) -> None:
         if n < 0 or self.pos + n > self.size:
             raise _Bad(f"skip of {n} bytes at offset {self.pos} runs past the end of the file")
         self.pos += n
-        self.fh.seek(self.pos)
 
     def unpack(self, fmt: str) -> Any:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
 
+    def u64(self) -> int:
+        value: int = _U64.unpack(self.take(8))[0]
+        return value
+
     def string(self, keep: bool = True) -> str:
-        length = self.unpack("<Q")
+        length = self.u64()
         if not keep or length > MAX_KEPT_STRING:
             self.skip(length)
             return ""
         return self.take(length).decode("utf-8", "replace")
 
 
-def scan_gguf(path: Path, fh: IO[bytes], size: int, sink: FindingSink) -> GgufInfo:
+def scan_gguf(
+    fh: IO[bytes], size: int, sink: FindingSink, *, member: str | None = None
+) -> GgufInfo:
     info = GgufInfo()
     try:
         tensors, data_start, alignment = _walk(_Reader(fh, size), info)
     except _Bad as exc:
-        sink.add("LLMC-GGUF-001", str(exc), engine=ENGINE)
+        sink.add("LLMC-GGUF-001", str(exc), engine=ENGINE, member=member)
         return info
     _check_tensors(tensors, data_start, alignment, size, sink)
-    _cross_check(path, info, sink)
+    path = getattr(fh, "name", None)
+    if member is None and isinstance(path, str) and data_start <= MAX_CROSS_CHECK:
+        _cross_check(Path(path), info, sink)
     return info
 
 
@@ -139,7 +160,7 @@ def _value(r: _Reader, vtype: int, *, keep: bool) -> str | int | float | bool | 
             if count > r.size:
                 raise _Bad(f"array of {count} strings cannot fit in the file")
             for _ in range(count):
-                r.string(keep=False)
+                r.skip(r.u64())
         else:
             raise _Bad(f"array of unsupported type {item_type} at offset {r.pos}")
         return None

@@ -9,11 +9,13 @@ and opcode, stack, memo and stream counts are capped.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import struct
 from dataclasses import dataclass, field
 from typing import IO, Final, Literal
 
-from llmcert.supplychain._scan_pickle_ops import (
+from llmcert.supplychain.scan._pickle_ops import (
     FIXED,
     NUMERIC_LINES,
     OPS,
@@ -55,8 +57,12 @@ class PickleAnalysis:
 
 @dataclass(frozen=True)
 class Limits:
-    max_opcodes: int = 20_000_000
-    max_stack: int = 1_000_000
+    """The reader's budget. About a microsecond and 8 bytes of stack per opcode on one core:
+    past ``max_opcodes`` a stream is reported as not fully scanned, which blocks.
+    """
+
+    max_opcodes: int = 2_000_000
+    max_stack: int = 2_000_000
     max_memo: int = 1_000_000
     max_streams: int = 256
     max_line: int = 65_536
@@ -127,21 +133,40 @@ def read_pickles(
     return result
 
 
+#: Opcodes with no argument that push a plain value (``N``, ``]``, ``)``, ``}``, booleans, ...).
+_PLAIN_PUSH: Final = frozenset(
+    code
+    for code, (name, kind) in OPS.items()
+    if kind == "none"
+    and name
+    in ("NONE", "NEWTRUE", "NEWFALSE", "EMPTY_LIST", "EMPTY_TUPLE", "EMPTY_DICT", "EMPTY_SET")
+)
+_POP: Final = ord("0")
+#: Binary numbers with a fixed width (``K``, ``M``, ``J``, ``G``): push a plain value.
+_NUMBER_PUSH: Final = {ord("K"): 1, ord("M"): 2, ord("J"): 4, ord("G"): 8}
+
+
 def _decode_str(raw: bytes, limit: int) -> str:
     return raw[:limit].decode("utf-8", "backslashreplace")
 
 
 def _text_arg(src: Source, name: str, limits: Limits, at: int) -> str:
     raw = src.line(limits.max_line)
-    if name in ("STRING",):
-        stripped = raw.strip()
-        if len(stripped) < 2 or stripped[:1] not in b"'\"" or stripped[-1:] != stripped[:1]:
+    if name == "STRING":  # quoted exactly as the unpickler checks: no stripping
+        quote = raw[:1]
+        if quote not in (b"'", b'"') or len(raw) < 2 or src.line_tail != quote:
             raise Stop("malformed", at, "STRING argument is not quoted")
-        return _decode_str(stripped[1:-1], limits.kept_string)
+        body = raw[1:-1] if len(raw) < limits.max_line else raw[1:]
+        with contextlib.suppress(ValueError):  # the unpickler unescapes: ``S'o\\x73'`` is "os"
+            body = codecs.escape_decode(body)[0]
+        return _decode_str(body, limits.kept_string)
     if name == "UNICODE":
-        return raw[: limits.kept_string].decode("raw_unicode_escape")
+        try:
+            return raw[: limits.kept_string].decode("raw_unicode_escape")
+        except UnicodeDecodeError:
+            return raw[: limits.kept_string].decode("latin-1")
     text = raw.decode("ascii", "backslashreplace")
-    if name in NUMERIC_LINES and not NUMERIC_LINES[name].fullmatch(text):
+    if name in NUMERIC_LINES and not NUMERIC_LINES[name](text):
         raise Stop("malformed", at, f"{name} argument {text[:40]!r} is not a number")
     return text
 
@@ -186,14 +211,26 @@ def _read_stream(src: Source, out: PickleAnalysis, limits: Limits) -> None:
                     PickleIssue("discarded_call", at, f"result of {item.text}(...) is thrown away")
                 )
 
+    max_opcodes, max_stack, max_memo = limits.max_opcodes, limits.max_stack, limits.max_memo
     while True:
         at = src.offset
-        code = src.read(1)[0]
+        code = src.byte()
         out.opcodes += 1
-        if out.opcodes > limits.max_opcodes:
-            raise Stop("limit", at, f"more than {limits.max_opcodes} opcodes")
-        if len(stack) > limits.max_stack or len(memo) > limits.max_memo:
+        if out.opcodes > max_opcodes:
+            raise Stop("limit", at, f"more than {max_opcodes} opcodes: not fully scanned")
+        if len(stack) > max_stack or len(memo) > max_memo:
             raise Stop("limit", at, "stack or memo grows past the analysis limit")
+        if code in _PLAIN_PUSH:  # the common cases first: constants and empty containers
+            stack.append(_OTHER)
+            continue
+        width = _NUMBER_PUSH.get(code)
+        if width is not None:
+            src.read(width)
+            stack.append(_OTHER)
+            continue
+        if code == _POP and stack and not isinstance(stack[-1], _Mark):
+            discard([stack.pop()], at)
+            continue
         op = OPS.get(code)
         if op is None:
             raise Stop("malformed", at, f"unknown opcode 0x{code:02x}")

@@ -1,12 +1,4 @@
-"""Scan model artefacts for supply-chain risks without loading or unpickling them.
-
-``scan_path`` walks a model file or directory, decides each file's format from
-its bytes, runs the matching structural checks (pickle allowlist with two
-engines, safetensors, GGUF, NumPy, zip containers, chat templates, remote code,
-provenance) and returns a :class:`ScanReport`. A finding is *blocking* when its
-severity reaches the ``fail_on`` threshold. Scanning is sync and CPU-bound;
-callers that serve requests should run it in a worker.
-"""
+"""The walk over a model file or directory and the dispatch of each file to its checker."""
 
 from __future__ import annotations
 
@@ -16,37 +8,20 @@ from collections import Counter
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, Final
+from typing import Final
 
 from llmcert._hashing import digest_file
 from llmcert.errors import SupplyChainError
-from llmcert.supplychain import _scan_formats as fmt
-from llmcert.supplychain._scan_findings import Finding, FindingSink, Severity
-from llmcert.supplychain._scan_gguf import scan_gguf
-from llmcert.supplychain._scan_hf import flag_python, scan_json, scan_model_card, scan_template_file
-from llmcert.supplychain._scan_numpy import scan_npy
-from llmcert.supplychain._scan_pickle_judge import PickleVerdict, judge_pickle
-from llmcert.supplychain._scan_provenance import check_agreement, provenance
-from llmcert.supplychain._scan_report import ScannedFile, ScanReport, ScanSummary
-from llmcert.supplychain._scan_safetensors import scan_safetensors
-from llmcert.supplychain._scan_template import TemplateInfo, analyse_template
-from llmcert.supplychain._scan_zip import scan_zip
-
-__all__ = [
-    "Finding",
-    "ScanReport",
-    "ScanSummary",
-    "ScannedFile",
-    "Severity",
-    "SupplyChainError",
-    "scan_path",
-]
+from llmcert.supplychain.scan import _formats as fmt
+from llmcert.supplychain.scan._dispatch import scan_stream
+from llmcert.supplychain.scan._findings import Finding, FindingSink, Severity
+from llmcert.supplychain.scan._hf import flag_python
+from llmcert.supplychain.scan._provenance import check_agreement, provenance
+from llmcert.supplychain.scan._report import ScannedFile, ScanReport, ScanSummary
 
 MAX_FILES: Final = 100_000
 #: Directories never worth scanning as model content.
 SKIP_DIRS: Final = frozenset({".git", ".hg", ".svn", "__pycache__"})
-#: Pickles in legacy ``torch.save`` files: magic, protocol, sys info, data, storage keys.
-LEGACY_TORCH_STREAMS: Final = 5
 
 
 def scan_path(path: Path | str, *, fail_on: Severity | str = Severity.HIGH) -> ScanReport:
@@ -103,7 +78,7 @@ def scan_path(path: Path | str, *, fail_on: Severity | str = Severity.HIGH) -> S
 
 def tool_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("llmcert", "fickling", "gguf", "jinja2", "numpy"):
+    for dist in ("llmcert", "fickling", "gguf", "jinja2", "numpy", "ijson"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -127,8 +102,14 @@ def _scan_file(path: Path, rel: str) -> tuple[ScannedFile, FindingSink]:
         size = path.stat().st_size
         entry = ScannedFile(path=rel, format=fmt.UNKNOWN, size=size, sha256=digest_file(path))
         with path.open("rb") as fh:
-            entry.format = fmt.sniff(fh, size)
-            _dispatch(path, fh, entry, sink)
+            result = scan_stream(fh, size, sink)
+            entry.format = result.format
+            entry.pickles = result.verdicts
+            entry.provenance = provenance(result.metadata)
+            for key, info in result.templates.items():
+                entry.chat_templates[key] = info.sha256 + (
+                    f" ({info.known_as})" if info.known_as else ""
+                )
     except OSError as exc:
         sink.add("LLMC-FMT-002", f"cannot read: {exc.strerror or exc}", engine="walk")
         return entry, sink
@@ -139,46 +120,7 @@ def _scan_file(path: Path, rel: str) -> tuple[ScannedFile, FindingSink]:
             engine="walk",
             severity=Severity.HIGH,
         )
-    if (entry.format == fmt.PYTHON or rel.endswith(".py")) and entry.size:
+    if entry.format != fmt.PYTHON and rel.endswith(".py") and entry.size:
         with path.open("rb") as fh:
             flag_python(sink, fh.read(4096))
     return entry, sink
-
-
-def _dispatch(path: Path, fh: IO[bytes], entry: ScannedFile, sink: FindingSink) -> None:
-    kind, size = entry.format, entry.size
-    verdicts: list[PickleVerdict] = []
-    if kind == fmt.ZIP:
-        entry.format, verdicts = scan_zip(fh, sink)
-    elif kind in (fmt.PICKLE, fmt.LEGACY_TORCH):
-        streams = LEGACY_TORCH_STREAMS if kind == fmt.LEGACY_TORCH else None
-        verdicts.append(judge_pickle(fh, sink, start=0, end=size, expected_streams=streams))
-    elif kind == fmt.NPY:
-        verdict = scan_npy(fh, size, sink)
-        verdicts.extend([verdict] if verdict else [])
-    elif kind == fmt.SAFETENSORS:
-        metadata, also_zip = scan_safetensors(fh, size, sink)
-        entry.provenance = provenance(metadata)
-        if also_zip:
-            verdicts.extend(scan_zip(fh, sink)[1])
-    elif kind == fmt.GGUF:
-        gguf = scan_gguf(path, fh, size, sink)
-        entry.provenance = provenance(gguf.metadata)
-        for key, source in gguf.templates.items():
-            _record_template(entry, key, analyse_template(source, sink, where=key))
-    elif kind == fmt.JSON_DOC:
-        declared, templates = scan_json(fh, sink)
-        entry.provenance = provenance(declared)
-        for key, template in templates.items():
-            _record_template(entry, key, template)
-    elif kind == fmt.MODEL_CARD:
-        entry.provenance = provenance(scan_model_card(fh))
-    elif kind == fmt.JINJA:
-        _record_template(entry, "template", scan_template_file(fh, sink))
-    elif kind == fmt.UNKNOWN:
-        sink.add("LLMC-FMT-001", f"{size} bytes of unrecognised binary data", engine="format")
-    entry.pickles = verdicts
-
-
-def _record_template(entry: ScannedFile, key: str, info: TemplateInfo) -> None:
-    entry.chat_templates[key] = info.sha256 + (f" ({info.known_as})" if info.known_as else "")

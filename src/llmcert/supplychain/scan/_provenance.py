@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-from llmcert.supplychain._scan_findings import FindingSink
+from llmcert.supplychain.scan._findings import FindingSink
 
 #: Source key (any file kind) -> provenance field.
 FIELDS: Final = {

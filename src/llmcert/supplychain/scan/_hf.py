@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from typing import IO, Any, Final
 
-from llmcert.supplychain._scan_findings import FindingSink
-from llmcert.supplychain._scan_template import TemplateInfo, analyse_template
+from llmcert.supplychain.scan._findings import FindingSink
+from llmcert.supplychain.scan._keras import scan_keras_config
+from llmcert.supplychain.scan._template import TemplateInfo, analyse_template
 
 ENGINE = "hf-files"
 MAX_CARD_HEADER: Final = 1 << 20
@@ -20,8 +21,13 @@ MAX_CARD_HEADER: Final = 1 << 20
 CARD_FIELDS: Final = ("license", "license_name", "base_model", "model_name", "language", "datasets")
 
 
-def scan_json(fh: IO[bytes], sink: FindingSink) -> tuple[dict[str, str], dict[str, TemplateInfo]]:
-    """Remote-code and template checks on a JSON document; returns provenance and templates."""
+def scan_json(
+    fh: IO[bytes], sink: FindingSink, *, member: str | None = None
+) -> tuple[dict[str, str], dict[str, TemplateInfo]]:
+    """Remote-code, template and Keras-config checks on a JSON document.
+
+    Returns the declared provenance fields and the templates found.
+    """
     fh.seek(0)
     try:
         doc = json.loads(fh.read().decode("utf-8"))
@@ -32,10 +38,18 @@ def scan_json(fh: IO[bytes], sink: FindingSink) -> tuple[dict[str, str], dict[st
     auto_map = doc.get("auto_map")
     if auto_map:
         targets = auto_map.values() if isinstance(auto_map, dict) else [auto_map]
-        sink.add("LLMC-RC-001", f"auto_map -> {', '.join(map(str, targets))}", engine=ENGINE)
+        sink.add(
+            "LLMC-RC-001",
+            f"auto_map -> {', '.join(map(str, targets))}",
+            engine=ENGINE,
+            member=member,
+        )
+    if "class_name" in doc or "module" in doc:  # a Keras architecture (``.keras`` config.json)
+        fh.seek(0)
+        scan_keras_config(fh.read().decode("utf-8", "replace"), sink, member=member)
     templates: dict[str, TemplateInfo] = {}
     for where, source in _chat_templates(doc):
-        templates[where] = analyse_template(source, sink, where=where)
+        templates[where] = analyse_template(source, sink, where=where, member=member)
     provenance = {
         key: str(doc[key])
         for key in ("license", "_name_or_path", "model_type")
@@ -84,11 +98,16 @@ def scan_model_card(fh: IO[bytes]) -> dict[str, str]:
     return out
 
 
-def scan_template_file(fh: IO[bytes], sink: FindingSink) -> TemplateInfo:
+def scan_template_file(
+    fh: IO[bytes], sink: FindingSink, *, member: str | None = None
+) -> TemplateInfo:
     fh.seek(0)
-    return analyse_template(fh.read().decode("utf-8", "replace"), sink, where="template file")
+    source = fh.read().decode("utf-8", "replace")
+    return analyse_template(source, sink, where="template file", member=member)
 
 
-def flag_python(sink: FindingSink, head: bytes) -> None:
+def flag_python(sink: FindingSink, head: bytes, *, member: str | None = None) -> None:
     first = next((ln for ln in head.decode("utf-8", "replace").splitlines() if ln.strip()), "")
-    sink.add("LLMC-RC-002", f"Python source, first line: {first[:80]}", engine=ENGINE)
+    sink.add(
+        "LLMC-RC-002", f"Python source, first line: {first[:80]}", engine=ENGINE, member=member
+    )

@@ -13,14 +13,15 @@ from typing import IO
 
 from pydantic import BaseModel
 
-from llmcert.supplychain._scan_fickling import ENGINE as FICKLING
-from llmcert.supplychain._scan_fickling import run_fickling
-from llmcert.supplychain._scan_findings import FindingSink, Severity, load_data
-from llmcert.supplychain._scan_pickle import PickleAnalysis, read_pickles
+from llmcert.supplychain.scan._fickling import ENGINE as FICKLING
+from llmcert.supplychain.scan._fickling import run_fickling
+from llmcert.supplychain.scan._findings import FindingSink, Severity, load_data
+from llmcert.supplychain.scan._pickle import PickleAnalysis, read_pickles
 
 READER = "opcode-reader"
-#: fickling keeps every opcode as an object: give it at most this many bytes.
-MAX_FICKLING_BYTES = 64 << 20
+#: fickling keeps every opcode as an object (about 150 bytes and 6 µs each): its budget.
+MAX_FICKLING_BYTES = 16 << 20
+MAX_FICKLING_OPCODES = 1_000_000
 
 _ISSUE_RULES = {
     "malformed": "LLMC-PKL-002",
@@ -38,6 +39,18 @@ class Allowlist:
     renames: dict[str, str]
     danger_modules: frozenset[str]
     danger_builtins: frozenset[str]
+
+    def engine_allow(self) -> dict[str, frozenset[str]]:
+        """The allowlist under every module name a pickle may use (``__builtin__`` too).
+
+        Python 3 writes ``__builtin__.set`` at protocol 2; an engine that does not
+        rename modules itself gets the same names under the old spelling.
+        """
+        out = dict(self.allow)
+        for old, new in self.renames.items():
+            if new in self.allow:
+                out[old] = out.get(old, frozenset()) | self.allow[new]
+        return out
 
     def canonical(self, module: str) -> str:
         return self.renames.get(module, module)
@@ -70,6 +83,8 @@ class PickleVerdict(BaseModel):
 
     member: str | None = None
     offset: int = 0
+    end: int = 0
+    """Offset just past the last complete stream."""
     streams: int = 0
     imports: list[str] = []
     """Every import the opcode reader saw, as ``module.name@offset``."""
@@ -93,6 +108,7 @@ def judge_pickle(
     verdict = PickleVerdict(
         member=member,
         offset=start,
+        end=analysis.end,
         streams=analysis.streams,
         imports=[f"{i.dotted}@{i.offset}" for i in analysis.imports[:500]],
         engines={READER: "flagged" if reader_flagged else "clean"},
@@ -100,18 +116,19 @@ def judge_pickle(
 
     broken = any(i.kind in ("malformed", "truncated", "limit") for i in analysis.issues)
     span_end = end if broken or analysis.streams == 0 else analysis.end
-    if span_end - start > MAX_FICKLING_BYTES:
+    if span_end - start > MAX_FICKLING_BYTES or analysis.opcodes > MAX_FICKLING_OPCODES:
         verdict.engines[FICKLING] = "skipped"
         sink.add(
             "LLMC-PKL-006",
-            f"{FICKLING} skipped: {span_end - start} bytes of pickle exceed {MAX_FICKLING_BYTES}",
+            f"not fully scanned: {span_end - start} bytes, {analysis.opcodes} opcodes exceed "
+            f"{FICKLING}'s budget ({MAX_FICKLING_BYTES} bytes, {MAX_FICKLING_OPCODES} opcodes)",
             engine=FICKLING,
             member=member,
             offset=start,
         )
         return verdict
     fh.seek(start)
-    outcome = run_fickling(fh.read(span_end - start), policy.allow)
+    outcome = run_fickling(fh.read(span_end - start), policy.engine_allow())
     verdict.engines[FICKLING] = outcome.status
     if outcome.status in ("failed", "unavailable"):
         sink.add(

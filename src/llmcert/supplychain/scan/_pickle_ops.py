@@ -8,7 +8,7 @@ without holding them.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Final, Literal
 
@@ -58,12 +58,41 @@ OPS: Final[dict[int, tuple[str, str]]] = {
     ]
 }  # fmt: skip
 
-NUMERIC_LINES: Final = {
-    "INT": re.compile(r"[+-]?\d+"),
-    "LONG": re.compile(r"[+-]?\d+L?"),
-    "FLOAT": re.compile(r"[+-]?(\d+\.?\d*([eE][+-]?\d+)?|inf|nan)", re.IGNORECASE),
-    "GET": re.compile(r"\d+"),
-    "PUT": re.compile(r"\d+"),
+
+def _int0(text: str) -> bool:
+    """INT and LONG arguments as the unpickler reads them: ``int(text, 0)`` (hex, octal, ``_``)."""
+    if text in ("00", "01"):  # protocol 0 booleans
+        return True
+    try:
+        int(text, 0)
+    except ValueError:
+        return False
+    return True
+
+
+def _int10(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+#: Whether a text argument is one the unpickler's own parser accepts (never a stricter grammar).
+NUMERIC_LINES: Final[dict[str, Callable[[str], bool]]] = {
+    "INT": _int0,
+    "LONG": lambda text: _int0(text[:-1] if text.endswith("L") else text),
+    "FLOAT": _float,
+    "GET": _int10,
+    "PUT": _int10,
 }
 STRING_OPS: Final = frozenset(
     {
@@ -101,6 +130,8 @@ class Source:
         self._pos = 0
         self.offset = start
         self._end = end
+        self.line_tail = b""
+        """The last byte of the most recent line argument (kept even when the line is cut)."""
         fh.seek(start)
 
     def _fill(self, need: int) -> None:
@@ -122,6 +153,15 @@ class Source:
         self._fill(1)
         return self._buf[self._pos] if len(self._buf) > self._pos else None
 
+    def byte(self) -> int:
+        """One byte, on the fast path of the opcode loop."""
+        pos = self._pos
+        if pos >= len(self._buf):
+            return self.read(1)[0]
+        self._pos = pos + 1
+        self.offset += 1
+        return self._buf[pos]
+
     def read(self, n: int) -> bytes:
         self._fill(n)
         data = self._buf[self._pos : self._pos + n]
@@ -142,16 +182,23 @@ class Source:
         return head
 
     def line(self, limit: int) -> bytes:
+        """A newline-terminated argument; only its first ``limit`` bytes are kept.
+
+        The unpickler's ``readline`` has no length limit, so neither has the reader:
+        a long argument is consumed to its newline, not treated as an error.
+        """
         out = bytearray()
+        self.line_tail = b""
         while True:
             self._fill(1)
             if len(self._buf) <= self._pos:
                 raise Stop("truncated", self.offset, "line argument without newline")
             stop = self._buf.find(b"\n", self._pos)
             piece = self._buf[self._pos : stop if stop >= 0 else len(self._buf)]
-            out += piece
-            if len(out) > limit:
-                raise Stop("limit", self.offset, f"text argument longer than {limit} bytes")
+            if len(out) < limit:
+                out += piece[: limit - len(out)]
+            if piece:
+                self.line_tail = piece[-1:]
             self._pos += len(piece)
             self.offset += len(piece)
             if stop >= 0:
