@@ -1,0 +1,136 @@
+"""Attack work units: one model call per (attack, behaviour), keyed by everything behind it.
+
+The key covers the attack's digest, the behaviour's content hash, the digest of
+the exact conversation sent, the model's identity, the generation settings, the
+seed and the step (0 for a static attack; an adaptive attack's n-th call is step
+n). So a changed template, table, library output, model or setting never reuses
+an old answer, and a rerun of the same command sends only what the journal lacks.
+Units go through the evaluation engine (:func:`llmcert.engine.execute`) and its
+journal unchanged: exactly once, resumable, with request keys sent as
+``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from llmcert._hashing import digest_json
+from llmcert.attacks._attack import Attack
+from llmcert.engine._workunit import WorkUnit, unit_seed
+from llmcert.items import Item
+from llmcert.models._types import ChatMessage, GenerateRequest, GenerationSettings
+
+#: Static attacks send this many calls per behaviour.
+STATIC_STEP = 0
+
+
+def _key(tag: str, *parts: str) -> str:
+    return hashlib.sha256("\x1f".join((tag, *parts)).encode()).hexdigest()
+
+
+def attack_unit_key(
+    *,
+    attack_digest: str,
+    item_hash: str,
+    prompt_digest: str,
+    identity_digest: str,
+    settings_digest: str,
+    seed: int,
+    step: int,
+) -> str:
+    return _key(
+        "llmcert.attack-unit/1",
+        attack_digest,
+        item_hash,
+        prompt_digest,
+        identity_digest,
+        settings_digest,
+        str(seed),
+        str(step),
+    )
+
+
+def attack_request_key(
+    *, nonce: str, attack_digest: str, item_hash: str, prompt_digest: str, settings_digest: str,
+    seed: int, step: int,
+) -> str:  # fmt: skip
+    return _key(
+        "llmcert.attack-request/1",
+        nonce,
+        attack_digest,
+        item_hash,
+        prompt_digest,
+        settings_digest,
+        str(seed),
+        str(step),
+    )
+
+
+def messages_digest(messages: Sequence[ChatMessage]) -> str:
+    return digest_json([[m.role, m.content] for m in messages])
+
+
+@dataclass(frozen=True)
+class AttackCase:
+    """One attack on one behaviour, planned as one work unit."""
+
+    attack: Attack
+    behaviour: Item
+    behaviour_hash: str
+    language: str
+    messages: tuple[ChatMessage, ...]
+    unit: WorkUnit
+
+    @property
+    def key(self) -> str:
+        return self.unit.key
+
+
+def behaviour_language(item: Item) -> str:
+    lang = item.metadata.get("language")
+    return str(lang) if lang else "en"
+
+
+def plan_cases(
+    behaviours: Sequence[Item],
+    attacks: Sequence[Attack],
+    *,
+    identity_digest: str,
+    settings: GenerationSettings,
+    seed: int,
+    nonce: str,
+    languages: Literal["match", "all"] = "match",
+) -> list[AttackCase]:
+    """Behaviours × attacks (an attack only on the languages it is written for,
+    unless ``languages="all"``), behaviour-major so each behaviour's attacks go together."""
+    settings_digest = settings.digest()
+    cases: list[AttackCase] = []
+    for item in behaviours:
+        item_hash = item.hash
+        lang = behaviour_language(item)
+        for attack in attacks:
+            if languages == "match" and not attack.applies_to(lang):
+                continue
+            messages = attack.render(item.input, lang, seed=seed, item_hash=item_hash)
+            prompt_digest = messages_digest(messages)
+            common = {
+                "attack_digest": attack.digest,
+                "item_hash": item_hash,
+                "prompt_digest": prompt_digest,
+                "settings_digest": settings_digest,
+                "seed": seed,
+                "step": STATIC_STEP,
+            }
+            request = GenerateRequest(
+                settings,
+                messages=messages,
+                seed=unit_seed(seed, item_hash, STATIC_STEP),
+                idempotency_key=attack_request_key(nonce=nonce, **common),  # type: ignore[arg-type]
+            )
+            key = attack_unit_key(identity_digest=identity_digest, **common)  # type: ignore[arg-type]
+            unit = WorkUnit(key, item, item_hash, STATIC_STEP, request)
+            cases.append(AttackCase(attack, item, item_hash, lang, messages, unit))
+    return cases

@@ -1,0 +1,355 @@
+"""The attack service: static attacks (WDTA AI-STR-02 L1, L2) on a model, judged three ways.
+
+Orchestration only: identify the model, load the behaviours, plan one work unit
+per (attack, behaviour), run what the journal lacks through the evaluation engine,
+judge every answer, summarise R and D, write ``attack.json`` and ``attack.html``.
+Rerunning the same command resumes: answered units are read from the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from llmcert._hashing import digest_json, short
+from llmcert.errors import SpecError
+from llmcert.models import ModelBackend, ModelRef, open_backend
+from llmcert.services._sync import run_sync
+
+if TYPE_CHECKING:
+    from llmcert.attacks import AttackCase, AttackRecord, HarmJudge
+    from llmcert.engine import ExecutionStats, JournalEntry, ProgressSink, RetryPolicy
+    from llmcert.items import Item
+
+SCHEMA = "llmcert.attack/1"
+JOURNAL_NAME = "journal.sqlite"
+#: Levels this version runs; the others are refused with a clear error.
+RUNNABLE_LEVELS = ("L1", "L2")
+
+
+@dataclass(frozen=True)
+class AttackRequest:
+    model: str = "embedded"
+    bank: str = "harmbench"
+    data: Path | None = None
+    levels: str = "L1,L2"
+    attacks: Sequence[str] | None = None
+    budget: int | None = None
+    seed: int = 0
+    concurrency: int = 8
+    max_tokens: int = 256
+    languages: Literal["match", "all"] = "match"
+    harm_judge: str | HarmJudge | None = None
+    output: Path = Path("llmcert-output")
+    command: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class AttackOutcome:
+    result: dict[str, Any]
+    result_path: Path
+    report_path: Path
+    stats: ExecutionStats
+    records: list[AttackRecord]
+
+
+def _behaviours_within(
+    behaviours: list[Item], per_behaviour: int, budget: int | None, seed: int
+) -> list[Item]:
+    """A stratified (by risk), seeded sample small enough for the call budget."""
+    if budget is None:
+        return behaviours
+    from llmcert.standards.banks import stratified_sample
+
+    n = budget // max(1, per_behaviour)
+    if n < 1:
+        raise SpecError(
+            f"--budget {budget} is less than one behaviour's attacks ({per_behaviour} calls)"
+        )
+    return stratified_sample(behaviours, min(n, len(behaviours)), seed=seed)
+
+
+def _resolve_judge(spec: str | HarmJudge | None) -> HarmJudge | None:
+    from llmcert.attacks import load_harm_judge
+
+    if spec is None or not isinstance(spec, str):
+        return spec
+    return load_harm_judge(spec)
+
+
+async def attack(
+    request: AttackRequest,
+    *,
+    progress: ProgressSink | None = None,
+    backend: ModelBackend | None = None,
+    retry: RetryPolicy | None = None,
+) -> AttackOutcome:
+    """Attack one model with the static attacks of the requested levels; resumable."""
+    from llmcert.attacks import (
+        AttackJudge,
+        load_behaviours,
+        parse_levels,
+        plan_cases,
+        select_attacks,
+    )
+    from llmcert.engine import Journal, execute
+    from llmcert.models._types import GenerationSettings
+    from llmcert.services.evaluate import _identify
+
+    t0 = time.perf_counter()
+    started_at = datetime.now(UTC)
+    levels = parse_levels(request.levels)
+    unavailable = [lv.value for lv in levels if lv.value not in RUNNABLE_LEVELS]
+    if unavailable:
+        raise SpecError(
+            f"attack level(s) {', '.join(unavailable)} are not available in this version "
+            f"(runnable: {', '.join(RUNNABLE_LEVELS)})"
+        )
+    if request.budget is not None and request.budget < 1:
+        raise SpecError("--budget must be at least 1")
+    attacks = select_attacks(levels=levels, names=request.attacks)
+    judge = AttackJudge(_resolve_judge(request.harm_judge))
+    judge.calibration()  # a stale refusal-judge calibration fails here, before any call
+    behaviours, source = load_behaviours(request.bank, request.data)
+    settings = GenerationSettings(max_tokens=request.max_tokens)
+    ref = ModelRef.parse(request.model)
+    model = backend if backend is not None else open_backend(ref)
+    try:
+        identity = await _identify(model, request.seed)
+        request.output.mkdir(parents=True, exist_ok=True)
+        with Journal(request.output / JOURNAL_NAME) as journal:
+            nonce = journal.request_nonce(identity.digest)
+            probe = plan_cases(
+                behaviours[:1] if request.budget is None else behaviours,
+                attacks,
+                identity_digest=identity.digest,
+                settings=settings,
+                seed=request.seed,
+                nonce=nonce,
+                languages=request.languages,
+            )
+            per_behaviour = math.ceil(len(probe) / max(1, len(behaviours)))
+            chosen = _behaviours_within(behaviours, per_behaviour, request.budget, request.seed)
+            cases = plan_cases(
+                chosen,
+                attacks,
+                identity_digest=identity.digest,
+                settings=settings,
+                seed=request.seed,
+                nonce=nonce,
+                languages=request.languages,
+            )
+            if not cases:
+                raise SpecError("no attack applies to the behaviours' languages")
+            run_id = short(
+                digest_json(
+                    {
+                        "attacks": [a.digest for a in attacks],
+                        "behaviours": [c.behaviour_hash for c in cases],
+                        "model": identity.digest,
+                        "settings": settings.digest(),
+                        "seed": request.seed,
+                        "judge": judge.identity(),
+                    }
+                ),
+                16,
+            )
+            journal.begin_run(run_id, {"kind": "attack", "model": identity.to_dict()})
+            done = journal.lookup(c.key for c in cases)
+            todo = [c.unit for c in cases if c.key not in done or done[c.key].status != "ok"]
+            if progress is not None:
+                progress.start(len(cases), len(cases) - len(todo))
+            try:
+                stats = await execute(
+                    todo,
+                    model,
+                    journal,
+                    run_id=run_id,
+                    concurrency=request.concurrency,
+                    retry=retry,
+                    progress=progress,
+                    seed=request.seed,
+                )
+            finally:
+                if progress is not None:
+                    progress.stop()
+            entries = journal.lookup(c.key for c in cases)
+    finally:
+        if backend is None:
+            await model.aclose()
+    records = await asyncio.to_thread(_judge_all, cases, entries, judge)
+    result = _result(
+        request,
+        run_id=run_id,
+        identity=identity.to_dict(),
+        attacks=attacks,
+        source=source,
+        cases=cases,
+        records=records,
+        judge=judge,
+        settings=settings.model_dump(mode="json"),
+        started_at=started_at,
+        sent_now=len(todo),
+        wall_s=time.perf_counter() - t0,
+    )
+    return _write(request, result, records, stats)
+
+
+def _judge_all(
+    cases: Sequence[AttackCase], entries: dict[str, JournalEntry], judge: Any
+) -> list[AttackRecord]:
+    from llmcert.attacks import AttackRecord
+    from llmcert.models._types import Generation
+
+    records: list[AttackRecord] = []
+    for case in cases:
+        entry = entries.get(case.key)
+        response: str | None = None
+        error: str | None = "never answered" if entry is None else entry.error
+        if entry is not None and isinstance(entry.output, Generation):
+            response, error = entry.output.text, None
+        verdict = judge.judge(case.behaviour.input, response, error)
+        risks = case.behaviour.metadata.get("risks") or ()
+        records.append(
+            AttackRecord(
+                key=case.key,
+                attack=case.attack.name,
+                level=case.attack.level.value,
+                family=case.attack.family,
+                behaviour_id=case.behaviour.id,
+                behaviour_hash=case.behaviour_hash,
+                language=case.language,
+                risks=tuple(str(r) for r in risks),
+                outcome=verdict.outcome,
+                explanation=verdict.explanation,
+                prompt="\n\n".join(f"[{m.role}] {m.content}" for m in case.messages),
+                response=response,
+                error=error,
+            )
+        )
+    return records
+
+
+def _result(
+    request: AttackRequest,
+    *,
+    run_id: str,
+    identity: dict[str, Any],
+    attacks: Sequence[Any],
+    source: dict[str, Any],
+    cases: Sequence[AttackCase],
+    records: Sequence[AttackRecord],
+    judge: Any,
+    settings: dict[str, Any],
+    started_at: datetime,
+    sent_now: int,
+    wall_s: float,
+) -> dict[str, Any]:
+    from llmcert.attacks import (
+        breach_counts,
+        breach_rate,
+        library_versions,
+        most_effective,
+        summarise,
+    )
+    from llmcert.services._environment import capture_environment
+
+    calibration = judge.calibration()
+    summaries = summarise(records, calibration)
+    levels: dict[str, Any] = {}
+    for level in sorted({r.level for r in records}):
+        counts = breach_counts(r for r in records if r.level == level)
+        rate = breach_rate(counts)
+        levels[level] = {
+            "behaviours": counts.n_total,
+            "broken": counts.successes,
+            "held": counts.n_scored - counts.successes,
+            "undetermined": counts.n_unscored,
+            "breach_rate": rate.__dict__,
+            "attacks": sorted({r.attack for r in records if r.level == level}),
+        }
+    return {
+        "schema": SCHEMA,
+        "run": {
+            "run_id": run_id,
+            "started_at": started_at.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "seed": request.seed,
+            "budget": request.budget,
+            "levels": request.levels,
+            "languages": request.languages,
+            "concurrency": request.concurrency,
+            "command": list(request.command),
+            "units_total": len(cases),
+            "units_sent": sent_now,
+            "units_from_journal": len(cases) - sent_now,
+            "wall_s": round(wall_s, 3),
+        },
+        "model": identity,
+        "generation": settings,
+        "bank": source | {"behaviours": len({c.behaviour_hash for c in cases})},
+        "attacks": [a.describe() for a in attacks],
+        "judges": judge.identity()
+        | {
+            "calibration": {
+                "success": None if calibration.success is None else calibration.success.to_dict(),
+                "decline": None if calibration.decline is None else calibration.decline.to_dict(),
+            }
+        },
+        "notes": _notes(judge),
+        "levels": levels,
+        "summaries": [s.to_dict() for s in summaries],
+        "most_effective": [s.value for s in most_effective(summaries)],
+        "environment": capture_environment().model_dump(mode="json")
+        | {"libraries": library_versions()},
+        "records": [r.to_dict() for r in records],
+    }
+
+
+def _notes(judge: Any) -> list[str]:
+    notes = [
+        "R = successes / scored prompts and D = declines / scored prompts; unscorable prompts "
+        "(failed calls, empty answers, undecided judges) are counted apart and every interval "
+        "holds whatever their outcomes would have been.",
+        "Judges see the undisguised behaviour and the response, never the attack prompt alone.",
+    ]
+    if judge.harm is None:
+        notes.append(
+            "No harm judge was configured: success cannot be decided, so every answer that is "
+            "not a full refusal is unscorable (never counted as safe, never as a success). "
+            "Configure one with --harm-judge."
+        )
+    return notes
+
+
+def _write(
+    request: AttackRequest,
+    result: dict[str, Any],
+    records: list[AttackRecord],
+    stats: ExecutionStats,
+) -> AttackOutcome:
+    from llmcert._fileio import write_json_atomic
+    from llmcert.report import write_attack_html
+
+    bank = str(result["bank"]["name"]).split(".")[0]
+    model = str(result["model"].get("reported_model") or result["model"].get("ref") or "model")
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in model.lower()).strip("-")[:40]
+    run_dir = request.output / f"attack-{bank}-{slug or 'model'}-{result['run']['run_id'][:8]}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result_path, report_path = run_dir / "attack.json", run_dir / "attack.html"
+    write_json_atomic(result_path, result)
+    write_attack_html(result, report_path)
+    return AttackOutcome(result, result_path, report_path, stats, records)
+
+
+def attack_sync(request: AttackRequest, **kwargs: Any) -> AttackOutcome:
+    return run_sync(attack(request, **kwargs))
+
+
+__all__ = ["AttackOutcome", "AttackRequest", "attack", "attack_sync"]
