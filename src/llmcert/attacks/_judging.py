@@ -181,7 +181,11 @@ def load_harm_judge(spec: str) -> HarmJudge:
             )
     except (ImportError, AttributeError) as exc:
         raise SpecError(f"cannot load the harm judge {spec!r}: {exc}") from exc
-    judge = target() if callable(target) and not isinstance(target, HarmJudge) else target
+    factory = isinstance(target, type) or (callable(target) and not isinstance(target, HarmJudge))
+    try:
+        judge = target() if factory else target
+    except TypeError as exc:
+        raise SpecError(f"{spec!r} is not a harm judge or a factory of one: {exc}") from exc
     if not isinstance(judge, HarmJudge):
         raise SpecError(f"{spec!r} is not a harm judge (identity, judge, error_rates)")
     return judge

@@ -28,6 +28,20 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalpha()
 
 
+def _changed(original: str, new: str, rng: random.Random, force: str) -> str:
+    """``new``, or, when the draws changed nothing, ``original`` with one forced edit:
+    a random attack must always perturb. ``force`` says what to do at a random letter."""
+    if new != original:
+        return new
+    spots = [i for i, c in enumerate(original) if _is_word_char(c)]
+    if not spots:
+        return new
+    i = rng.choice(spots)
+    c = original[i]
+    edit = {"double": c + c, "case": c.swapcase() if c.swapcase() != c else c + c, "space": c + " "}
+    return original[:i] + edit[force] + original[i + 1 :]
+
+
 def char_noise(
     text: str, _lang: str, rng: random.Random, p: Mapping[str, Any]
 ) -> Sequence[ChatMessage]:
@@ -54,7 +68,7 @@ def char_noise(
         else:
             out.append(rng.choice(_LETTERS) if ch.isascii() else ch + ch)
         i += 1
-    return user("".join(out))
+    return user(_changed(text, "".join(out), rng, "double"))
 
 
 def random_case(
@@ -62,7 +76,8 @@ def random_case(
 ) -> Sequence[ChatMessage]:
     """Flip the case of each cased letter with probability ``rate``."""
     rate = float(p["rate"])
-    return user("".join(c.swapcase() if c.isalpha() and rng.random() < rate else c for c in text))
+    flipped = "".join(c.swapcase() if c.isalpha() and rng.random() < rate else c for c in text)
+    return user(_changed(text, flipped, rng, "case"))
 
 
 def random_spacing(
@@ -82,7 +97,7 @@ def random_spacing(
         out.append(ch)
         if not ch.isspace() and rng.random() < rate:
             out.append(" ")
-    return user("".join(out))
+    return user(_changed(text, "".join(out), rng, "space"))
 
 
 def token_insertion(
@@ -101,6 +116,8 @@ def token_insertion(
         out.append(piece)
         if piece.strip() and rng.random() < rate:
             out.append(rng.choice(_FILLERS))
+    if len(out) == len(pieces) and pieces:  # nothing drawn: insert one filler
+        out.insert(rng.randrange(1, len(out) + 1), rng.choice(_FILLERS))
     return user(sep.join(out))
 
 
