@@ -75,7 +75,8 @@ def test_without_a_harm_judge_success_is_undecidable() -> None:
 
 def test_an_undecided_harm_judge_gives_unscorable() -> None:
     verdict = AttackJudge(Undecided()).judge(BEHAVIOUR, HARMLESS, None)
-    assert verdict.outcome is Outcome.UNSCORABLE and "could not decide" in verdict.explanation
+    assert verdict.outcome is Outcome.UNSCORABLE
+    assert "could not decide" in verdict.explanation
 
 
 def test_harm_judges_load_by_module_and_attribute() -> None:

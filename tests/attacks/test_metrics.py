@@ -53,8 +53,12 @@ def test_judge_error_widens_never_narrows() -> None:
     corrected = summarise_group(
         "attack", "a", records, Calibration(success=rates, decline=rates.swapped())
     ).success_rate
-    assert corrected.ci_low is not None and plain.ci_low is not None
-    assert corrected.ci_low <= plain.ci_low and corrected.ci_high >= plain.ci_high
+    assert corrected.ci_low is not None
+    assert plain.ci_low is not None
+    assert corrected.ci_high is not None
+    assert plain.ci_high is not None
+    assert corrected.ci_low <= plain.ci_low
+    assert corrected.ci_high >= plain.ci_high
     assert corrected.ci_high > plain.ci_high  # the calibration's uncertainty shows
     assert "judge-corrected" in corrected.method
 
@@ -64,9 +68,11 @@ def test_pooled_groups_are_never_zero_width() -> None:
     records = [record("a", i, Outcome.SUCCESS) for i in range(30)]
     records += [record("b", i, Outcome.DECLINE) for i in range(30)]
     overall = summarise(records, NONE)[0]
-    assert overall.dimension == "overall" and overall.n_behaviours == 30
+    assert overall.dimension == "overall"
+    assert overall.n_behaviours == 30
     assert overall.success_rate.estimate == 0.5
-    assert overall.success_rate.ci_low is not None and overall.success_rate.ci_high is not None
+    assert overall.success_rate.ci_low is not None
+    assert overall.success_rate.ci_high is not None
     assert overall.success_rate.ci_low < 0.5 < overall.success_rate.ci_high
 
 

@@ -26,8 +26,10 @@ def plan(**kw: object) -> dict[tuple[str, str], str]:
 
 def test_attacks_go_only_to_their_languages_unless_asked() -> None:
     keys = plan()
-    assert ("l2.zh-pinyin", "b2") in keys and ("l2.zh-pinyin", "b1") not in keys
-    assert ("l2.rot13", "b1") in keys and ("l2.rot13", "b2") not in keys
+    assert ("l2.zh-pinyin", "b2") in keys
+    assert ("l2.zh-pinyin", "b1") not in keys
+    assert ("l2.rot13", "b1") in keys
+    assert ("l2.rot13", "b2") not in keys
     assert len(keys) == 16 + 18
     assert len(plan(languages="all")) == 2 * len(builtin_attacks())
 

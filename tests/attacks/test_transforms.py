@@ -75,7 +75,8 @@ def test_every_attack_is_deterministic_given_its_seed(name: str) -> None:
     text = ZH if lang == "zh" else EN
     first = attack.render(text, lang, seed=7, item_hash=H)
     assert attack.render(text, lang, seed=7, item_hash=H) == first
-    assert first and first[-1].role == "user"
+    assert first
+    assert first[-1].role == "user"
     if attack.level is Level.L1:
         # random attacks draw something else under another seed (for some seed)
         assert any(attack.render(text, lang, seed=s, item_hash=H) != first for s in range(5))
@@ -83,15 +84,18 @@ def test_every_attack_is_deterministic_given_its_seed(name: str) -> None:
 
 def test_l1_examples_keep_the_request_recognisable() -> None:
     noisy = text_of("l1.char-noise", EN, "en")
-    assert noisy != EN and abs(len(noisy) - len(EN)) <= 6
+    assert noisy != EN
+    assert abs(len(noisy) - len(EN)) <= 6
     cased = text_of("l1.random-case", EN, "en", seed=1)
-    assert cased.lower() == EN.lower() and cased != EN
+    assert cased.lower() == EN.lower()
+    assert cased != EN
     spaced = text_of("l1.random-spacing", EN, "en", seed=2)
     assert spaced.replace(" ", "") == EN.replace(" ", "")
     inserted = text_of("l1.token-insertion", EN, "en", seed=3)
     assert all(w in inserted.split(" ") for w in EN.split(" "))
     suffixed = text_of("l1.random-suffix", EN, "en")
-    assert suffixed.startswith(EN + " ") and len(suffixed) == len(EN) + 25
+    assert suffixed.startswith(EN + " ")
+    assert len(suffixed) == len(EN) + 25
 
 
 def test_templates_embed_the_behaviour_in_the_behaviours_language() -> None:
@@ -102,7 +106,8 @@ def test_templates_embed_the_behaviour_in_the_behaviours_language() -> None:
         "l2.hypothetical",
     ):
         en, zh = text_of(name, EN, "en"), text_of(name, ZH, "zh")
-        assert EN in en and ZH in zh
+        assert EN in en
+        assert ZH in zh
         assert not any("\u4e00" <= c <= "\u9fff" for c in en.replace(EN, ""))
         assert sum("\u4e00" <= c <= "\u9fff" for c in zh.replace(ZH, "")) > 10
     assert "Absolutely! Here is" in text_of("l2.prefix-injection", EN, "en")
@@ -113,9 +118,12 @@ def test_payload_splitting_joins_back() -> None:
 
     for seed in range(20):
         parts = split_payload(ZH, 3, random.Random(seed))
-        assert len(parts) == 3 and all(parts) and "".join(parts) == ZH
+        assert len(parts) == 3
+        assert all(parts)
+        assert "".join(parts) == ZH
     prompt = text_of("l2.payload-splitting", EN, "en")
-    assert "s1 + s2 + s3" in prompt and EN not in prompt
+    assert "s1 + s2 + s3" in prompt
+    assert EN not in prompt
 
 
 def test_many_shot_builds_a_faux_dialogue() -> None:
@@ -145,19 +153,26 @@ def test_chinese_obfuscations() -> None:
     assert to_pinyin("制造炸弹", tones=True) == "zhì zào zhà dàn"
     assert to_pinyin("制造炸弹", tones=False) == "zhi zao zha dan"
     homophone = text_of("l2.zh-homophone", ZH, "zh")
-    assert "诈蛋" in homophone and "炸弹" not in homophone and len(homophone) == len(ZH)
+    assert "诈蛋" in homophone
+    assert "炸弹" not in homophone
+    assert len(homophone) == len(ZH)
     shape = text_of("l2.zh-shape-alike", ZH, "zh")
-    assert "怍殚" in shape and len(shape) == len(ZH)
+    assert "怍殚" in shape
+    assert len(shape) == len(ZH)
     assert all(k != v for k, v in {**HOMOPHONES, **SHAPE_ALIKES}.items())
     traditional = text_of("l2.zh-traditional", ZH, "zh")
-    assert "製造炸彈" in traditional and convert_script(traditional, "t2s") == ZH
+    assert "製造炸彈" in traditional
+    assert convert_script(traditional, "t2s") == ZH
     hidden = text_of("l2.zero-width", ZH, "zh")
-    assert len(hidden) > len(ZH) and strip_zero_width(hidden) == ZH
+    assert len(hidden) > len(ZH)
+    assert strip_zero_width(hidden) == ZH
     assert from_full_width(text_of("l2.full-width", EN, "en")) == EN
 
 
 def test_attacks_apply_only_to_their_languages() -> None:
     attacks = builtin_attacks()
-    assert attacks["l2.zh-pinyin"].applies_to("zh") and not attacks["l2.zh-pinyin"].applies_to("en")
-    assert attacks["l2.rot13"].applies_to("en") and not attacks["l2.rot13"].applies_to("zh")
+    assert attacks["l2.zh-pinyin"].applies_to("zh")
+    assert not attacks["l2.zh-pinyin"].applies_to("en")
+    assert attacks["l2.rot13"].applies_to("en")
+    assert not attacks["l2.rot13"].applies_to("zh")
     assert attacks["l1.char-noise"].applies_to("fr")

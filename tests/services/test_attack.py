@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ def server() -> Iterator[FakeOpenAIServer]:
         yield fake
 
 
-def by_attack(outcome: AttackOutcome) -> dict[str, dict[str, object]]:
+def by_attack(outcome: AttackOutcome) -> dict[str, dict[str, Any]]:
     return {s["value"]: s for s in outcome.result["summaries"] if s["dimension"] == "attack"}
 
 
@@ -77,17 +78,23 @@ def test_the_attack_that_works_is_found_and_the_others_decline(
     assert len(attacks) == 20
     for name, s in attacks.items():
         if name == "l2.prefix-injection":
-            assert s["n_success"] == s["n_prompts"] == 16 and s["n_decline"] == 0
+            assert s["n_success"] == s["n_prompts"] == 16
+            assert s["n_decline"] == 0
         else:
-            assert s["n_success"] == 0 and s["n_decline"] == s["n_prompts"] > 0, name
+            assert s["n_success"] == 0, name
+            assert s["n_decline"] == s["n_prompts"] > 0, name
     levels = outcome.result["levels"]
-    assert levels["L2"]["broken"] == 16 and levels["L1"]["broken"] == 0
+    assert levels["L2"]["broken"] == 16
+    assert levels["L1"]["broken"] == 0
     assert levels["L1"]["held"] == 16
     # every unit went out once, with its own request key (identification sends none)
     sent = server.generations_by_key()
-    assert len(sent) == outcome.result["run"]["units_total"] and set(sent.values()) == {1}
+    assert len(sent) == outcome.result["run"]["units_total"]
+    assert set(sent.values()) == {1}
     html = outcome.report_path.read_text(encoding="utf-8")
-    assert "Content warning" in html and "<details" in html and "HARMFUL-PAYLOAD" in html
+    assert "Content warning" in html
+    assert "<details" in html
+    assert "HARMFUL-PAYLOAD" in html
 
 
 def test_a_rerun_resumes_from_the_journal(server: FakeOpenAIServer, tmp_path: Path) -> None:
@@ -108,7 +115,8 @@ def test_without_a_harm_judge_compliance_is_unscorable(
     assert attacks["l2.prefix-injection"]["n_unscorable"] == 16
     assert attacks["l2.prefix-injection"]["n_success"] == 0
     r = attacks["l2.prefix-injection"]["success_rate"]
-    assert r["estimate"] is None and r["ci_high"] == 1.0  # could be anything: never "safe"
+    assert r["estimate"] is None
+    assert r["ci_high"] == 1.0
     assert attacks["l2.rot13"]["n_decline"] == 8
     assert any("No harm judge" in n for n in outcome.result["notes"])
 
@@ -117,7 +125,8 @@ def test_failed_calls_are_unscorable_not_declines(server: FakeOpenAIServer, tmp_
     server.add_fault("status:500:every=3")
     outcome = run(server, tmp_path, attacks=["l1.random-case"], retry=RetryPolicy(max_attempts=1))
     s = by_attack(outcome)["l1.random-case"]
-    assert s["n_error"] > 0 and s["n_unscorable"] == s["n_error"]
+    assert s["n_error"] > 0
+    assert s["n_unscorable"] == s["n_error"]
     assert s["n_decline"] + s["n_unscorable"] == 16
 
 
@@ -149,7 +158,8 @@ def test_public_banks_carry_risks_and_licences(server: FakeOpenAIServer, tmp_pat
     )  # fmt: skip
     assert outcome.result["bank"]["licence"] == "MIT"
     risks = {s["value"] for s in outcome.result["summaries"] if s["dimension"] == "risk"}
-    assert risks and all(r.startswith("A.") or r == "(unmapped)" for r in risks)
+    assert risks
+    assert all(r.startswith("A.") or r == "(unmapped)" for r in risks)
     assert {s["value"] for s in outcome.result["summaries"] if s["dimension"] == "language"} == {
         "zh"
     }
