@@ -38,11 +38,15 @@ from llmcert.attacks._metrics import (
 )
 from llmcert.attacks._plan import (
     AttackCase,
+    RenderedAttack,
+    applicable,
     attack_request_key,
     attack_unit_key,
     behaviour_language,
+    key_cases,
     messages_digest,
     plan_cases,
+    render_cases,
 )
 
 __all__ = [
@@ -61,8 +65,10 @@ __all__ = [
     "Level",
     "Outcome",
     "Rate",
+    "RenderedAttack",
     "ResponseJudge",
     "Transform",
+    "applicable",
     "attack_request_key",
     "attack_seed",
     "attack_unit_key",
@@ -70,6 +76,7 @@ __all__ = [
     "breach_counts",
     "breach_rate",
     "builtin_attacks",
+    "key_cases",
     "library_versions",
     "load_behaviours",
     "load_harm_judge",
@@ -77,6 +84,7 @@ __all__ = [
     "most_effective",
     "parse_levels",
     "plan_cases",
+    "render_cases",
     "select_attacks",
     "summarise",
     "summarise_group",

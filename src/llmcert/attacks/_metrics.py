@@ -15,10 +15,9 @@ Intervals:
   taken as the hull with the exact ones so that the correction can widen an
   interval, never narrow it;
 * a pooled group (a level, a language, a risk, everything) holds several prompts
-  per behaviour, which are correlated: a cluster bootstrap by behaviour, widened
-  to the exact interval that counts one observation per behaviour (the bootstrap
-  alone has zero width when all behaviours look alike), with no judge correction
-  (the correction's guarantee assumes independent items).
+  per behaviour, which are correlated: exact bounds that count one observation
+  per behaviour (see :func:`_clustered`), with no judge correction (the
+  correction's guarantee assumes independent items).
 
 Per level, the *behaviour* breach rate is also given: the share of behaviours
 that at least one attack of the level broke. Behaviours are independent, so its
@@ -38,7 +37,6 @@ from llmcert.stats import (
     Counts,
     JudgeErrorRates,
     clopper_pearson_interval,
-    cluster_bootstrap_interval,
     corrected_interval,
 )
 
@@ -62,10 +60,21 @@ class AttackRecord:
     error: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["outcome"] = self.outcome.value
-        out["risks"] = list(self.risks)
-        return out
+        return {
+            "key": self.key,
+            "attack": self.attack,
+            "level": self.level,
+            "family": self.family,
+            "behaviour_id": self.behaviour_id,
+            "behaviour_hash": self.behaviour_hash,
+            "language": self.language,
+            "risks": list(self.risks),
+            "outcome": self.outcome.value,
+            "explanation": self.explanation,
+            "prompt": self.prompt,
+            "response": self.response,
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True)
@@ -120,34 +129,26 @@ def _exact(
 
 
 def _clustered(records: Sequence[AttackRecord], event: Outcome, confidence: float) -> Rate:
+    """Exact bounds counting one observation per behaviour: each behaviour's share of
+    events lies in [0, 1], so its variance is at most a single Bernoulli's with the same
+    mean; the binomial interval at the number of behaviours, with the event count
+    rounded outward, is then conservative however the prompts of a behaviour correlate
+    (a bootstrap over behaviours has zero width when they all look alike)."""
     by_behaviour: dict[str, list[AttackRecord]] = defaultdict(list)
     for r in records:
         by_behaviour[r.behaviour_hash].append(r)
     scored = [r for r in records if r.outcome.scored]
     hits = sum(r.outcome is event for r in records)
     estimate = hits / len(scored) if scored else None
-    low_values = [[float(r.outcome is event) for r in rs] for rs in by_behaviour.values()]
-    high_values = [
-        [float(r.outcome is event or not r.outcome.scored) for r in rs]
-        for rs in by_behaviour.values()
-    ]
-    # The bootstrap has zero width when every behaviour looks alike; the exact interval
-    # with one observation per behaviour (the design effect at its worst) keeps it honest.
     m = len(by_behaviour)
-    low_rate = sum(sum(v) / len(v) for v in low_values) / m
-    high_rate = sum(sum(v) / len(v) for v in high_values) / m
-    low = min(
-        cluster_bootstrap_interval(low_values, confidence)[0],
-        clopper_pearson_interval(math.floor(low_rate * m + 1e-9), m, confidence)[0],
+    low_share = sum(sum(r.outcome is event for r in rs) / len(rs) for rs in by_behaviour.values())
+    high_share = sum(
+        sum(r.outcome is event or not r.outcome.scored for r in rs) / len(rs)
+        for rs in by_behaviour.values()
     )
-    high = max(
-        cluster_bootstrap_interval(high_values, confidence)[1],
-        clopper_pearson_interval(math.ceil(high_rate * m - 1e-9), m, confidence)[1],
-    )
-    method = (
-        "cluster bootstrap by behaviour, widened to the exact interval at one observation "
-        "per behaviour (no judge correction)"
-    )
+    low = clopper_pearson_interval(math.floor(low_share + 1e-9), m, confidence)[0]
+    high = clopper_pearson_interval(min(m, math.ceil(high_share - 1e-9)), m, confidence)[1]
+    method = "clopper-pearson at one observation per behaviour (no judge correction)"
     if len(scored) < len(records):
         method += "; unscorable counted both ways"
     return Rate(estimate, low, high, method)

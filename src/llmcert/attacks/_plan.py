@@ -74,6 +74,18 @@ def messages_digest(messages: Sequence[ChatMessage]) -> str:
 
 
 @dataclass(frozen=True)
+class RenderedAttack:
+    """One attack on one behaviour, rendered: what is sent, before the model is known."""
+
+    attack: Attack
+    behaviour: Item
+    behaviour_hash: str
+    language: str
+    messages: tuple[ChatMessage, ...]
+    prompt_digest: str
+
+
+@dataclass(frozen=True)
 class AttackCase:
     """One attack on one behaviour, planned as one work unit."""
 
@@ -94,6 +106,68 @@ def behaviour_language(item: Item) -> str:
     return str(lang) if lang else "en"
 
 
+def applicable(
+    attacks: Sequence[Attack], language: str, languages: Literal["match", "all"] = "match"
+) -> list[Attack]:
+    """The attacks sent to a behaviour in ``language``."""
+    return [a for a in attacks if languages == "all" or a.applies_to(language)]
+
+
+def render_cases(
+    behaviours: Sequence[Item],
+    attacks: Sequence[Attack],
+    *,
+    seed: int,
+    languages: Literal["match", "all"] = "match",
+) -> list[RenderedAttack]:
+    """Behaviours × attacks (an attack only on the languages it is written for, unless
+    ``languages="all"``), behaviour-major; the costly half of planning, model-independent."""
+    out: list[RenderedAttack] = []
+    for item in behaviours:
+        item_hash = item.hash
+        lang = behaviour_language(item)
+        for attack in applicable(attacks, lang, languages):
+            messages = attack.render(item.input, lang, seed=seed, item_hash=item_hash)
+            out.append(
+                RenderedAttack(attack, item, item_hash, lang, messages, messages_digest(messages))
+            )
+    return out
+
+
+def key_cases(
+    rendered: Sequence[RenderedAttack],
+    *,
+    identity_digest: str,
+    settings: GenerationSettings,
+    seed: int,
+    nonce: str,
+) -> list[AttackCase]:
+    """Rendered attacks keyed to the model as work units."""
+    settings_digest = settings.digest()
+    cases: list[AttackCase] = []
+    for r in rendered:
+        common = {
+            "attack_digest": r.attack.digest,
+            "item_hash": r.behaviour_hash,
+            "prompt_digest": r.prompt_digest,
+            "settings_digest": settings_digest,
+            "seed": seed,
+            "step": STATIC_STEP,
+        }
+        request = GenerateRequest(
+            settings,
+            messages=r.messages,
+            seed=unit_seed(seed, r.behaviour_hash, STATIC_STEP),
+            idempotency_key=attack_request_key(nonce=nonce, **common),  # type: ignore[arg-type]
+        )
+        key = attack_unit_key(identity_digest=identity_digest, **common)  # type: ignore[arg-type]
+        unit = WorkUnit(key, r.behaviour, r.behaviour_hash, STATIC_STEP, request)
+        cases.append(
+            AttackCase(r.attack, r.behaviour, r.behaviour_hash, r.language, r.messages, unit)
+        )
+    return cases
+
+
 def plan_cases(
     behaviours: Sequence[Item],
     attacks: Sequence[Attack],
@@ -104,33 +178,8 @@ def plan_cases(
     nonce: str,
     languages: Literal["match", "all"] = "match",
 ) -> list[AttackCase]:
-    """Behaviours × attacks (an attack only on the languages it is written for,
-    unless ``languages="all"``), behaviour-major so each behaviour's attacks go together."""
-    settings_digest = settings.digest()
-    cases: list[AttackCase] = []
-    for item in behaviours:
-        item_hash = item.hash
-        lang = behaviour_language(item)
-        for attack in attacks:
-            if languages == "match" and not attack.applies_to(lang):
-                continue
-            messages = attack.render(item.input, lang, seed=seed, item_hash=item_hash)
-            prompt_digest = messages_digest(messages)
-            common = {
-                "attack_digest": attack.digest,
-                "item_hash": item_hash,
-                "prompt_digest": prompt_digest,
-                "settings_digest": settings_digest,
-                "seed": seed,
-                "step": STATIC_STEP,
-            }
-            request = GenerateRequest(
-                settings,
-                messages=messages,
-                seed=unit_seed(seed, item_hash, STATIC_STEP),
-                idempotency_key=attack_request_key(nonce=nonce, **common),  # type: ignore[arg-type]
-            )
-            key = attack_unit_key(identity_digest=identity_digest, **common)  # type: ignore[arg-type]
-            unit = WorkUnit(key, item, item_hash, STATIC_STEP, request)
-            cases.append(AttackCase(attack, item, item_hash, lang, messages, unit))
-    return cases
+    """Render and key in one step (see :func:`render_cases`, :func:`key_cases`)."""
+    rendered = render_cases(behaviours, attacks, seed=seed, languages=languages)
+    return key_cases(
+        rendered, identity_digest=identity_digest, settings=settings, seed=seed, nonce=nonce
+    )

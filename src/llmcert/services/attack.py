@@ -9,7 +9,6 @@ Rerunning the same command resumes: answered units are read from the journal.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,12 +18,25 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from llmcert._hashing import digest_json, short
 from llmcert.errors import SpecError
-from llmcert.models import ModelBackend, ModelRef, open_backend
+from llmcert.models import ModelBackend, ModelIdentity, ModelRef, open_backend
+from llmcert.models._types import (
+    GenerateRequest,
+    Generation,
+    LoglikelihoodRequest,
+    Loglikelihoods,
+)
 from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
-    from llmcert.attacks import AttackCase, AttackRecord, HarmJudge
-    from llmcert.engine import ExecutionStats, JournalEntry, ProgressSink, RetryPolicy
+    from llmcert.attacks import (
+        Attack,
+        AttackCase,
+        AttackJudge,
+        AttackRecord,
+        HarmJudge,
+        RenderedAttack,
+    )
+    from llmcert.engine import ExecutionStats, JournalEntry, ProgressSink, RetryPolicy, WorkUnit
     from llmcert.items import Item
 
 SCHEMA = "llmcert.attack/1"
@@ -83,27 +95,18 @@ def _resolve_judge(spec: str | HarmJudge | None) -> HarmJudge | None:
     return load_harm_judge(spec)
 
 
-async def attack(
-    request: AttackRequest,
-    *,
-    progress: ProgressSink | None = None,
-    backend: ModelBackend | None = None,
-    retry: RetryPolicy | None = None,
-) -> AttackOutcome:
-    """Attack one model with the static attacks of the requested levels; resumable."""
-    from llmcert.attacks import (
-        AttackJudge,
-        load_behaviours,
-        parse_levels,
-        plan_cases,
-        select_attacks,
-    )
-    from llmcert.engine import Journal, execute
-    from llmcert.models._types import GenerationSettings
-    from llmcert.services.evaluate import _identify
+@dataclass(frozen=True)
+class _Prepared:
+    attacks: list[Attack]
+    judge: AttackJudge
+    source: dict[str, Any]
+    rendered: list[RenderedAttack]
 
-    t0 = time.perf_counter()
-    started_at = datetime.now(UTC)
+
+def _check(request: AttackRequest) -> tuple[list[Attack], AttackJudge]:
+    """Everything that can be refused without reading the bank: before any model call."""
+    from llmcert.attacks import SOURCES, AttackJudge, parse_levels, select_attacks
+
     levels = parse_levels(request.levels)
     unavailable = [lv.value for lv in levels if lv.value not in RUNNABLE_LEVELS]
     if unavailable:
@@ -113,40 +116,150 @@ async def attack(
         )
     if request.budget is not None and request.budget < 1:
         raise SpecError("--budget must be at least 1")
+    if request.bank in SOURCES and request.data is None:
+        raise SpecError(
+            f"the {request.bank} bank is read from a local copy of the dataset: give --data PATH "
+            f"(upstream: {SOURCES[request.bank].upstream})"
+        )
     attacks = select_attacks(levels=levels, names=request.attacks)
     judge = AttackJudge(_resolve_judge(request.harm_judge))
     judge.calibration()  # a stale refusal-judge calibration fails here, before any call
+    return attacks, judge
+
+
+def _prepare(request: AttackRequest, attacks: list[Attack], judge: AttackJudge) -> _Prepared:
+    """Read the bank, draw the sample, render every prompt: none of it needs the model."""
+    from llmcert.attacks import applicable, behaviour_language, load_behaviours, render_cases
+
     behaviours, source = load_behaviours(request.bank, request.data)
+    per_behaviour = max(
+        len(applicable(attacks, lang, request.languages))
+        for lang in {behaviour_language(b) for b in behaviours}
+    )
+    if per_behaviour == 0:
+        raise SpecError("no attack applies to the behaviours' languages")
+    chosen = _behaviours_within(behaviours, per_behaviour, request.budget, request.seed)
+    rendered = render_cases(chosen, attacks, seed=request.seed, languages=request.languages)
+    if not rendered:
+        raise SpecError("no attack applies to the behaviours' languages")
+    return _Prepared(attacks, judge, source, rendered)
+
+
+class _Capture:
+    """The model, keeping each answer as it arrives so it can be judged during the run."""
+
+    def __init__(self, inner: ModelBackend) -> None:
+        self.inner = inner
+        self.max_concurrency = inner.max_concurrency
+        self.supports_loglikelihood = inner.supports_loglikelihood
+        self.supports_chat = inner.supports_chat
+        self.answers: dict[str | None, Generation] = {}
+
+    async def identify(self) -> ModelIdentity:
+        return await self.inner.identify()
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        answer = await self.inner.generate(request)
+        self.answers[request.idempotency_key] = answer
+        return answer
+
+    async def loglikelihood(self, request: LoglikelihoodRequest) -> Loglikelihoods:
+        return await self.inner.loglikelihood(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _JudgeAhead:
+    """Judges answered units in a worker thread while further calls are in flight, in
+    batches, so the end of the run has only the stragglers left to judge."""
+
+    BATCH = 64
+
+    def __init__(self, cases: Sequence[AttackCase], capture: _Capture, judge: AttackJudge) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._cases = {c.key: c for c in cases}
+        self._capture = capture
+        self._judge = judge
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmcert-judge")
+        self._batch: list[tuple[AttackCase, str]] = []
+        self._futures: list[Any] = []
+        self.records: dict[str, AttackRecord] = {}
+
+    def recorded(self, unit: WorkUnit) -> None:
+        answer = self._capture.answers.pop(unit.request_key, None)
+        if answer is None:
+            return  # a failed call: judged at the end from the journal
+        self._batch.append((self._cases[unit.key], answer.text))
+        if len(self._batch) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            self._futures.append(self._pool.submit(self._run, batch))
+
+    def _run(self, batch: list[tuple[AttackCase, str]]) -> None:
+        for case, text in batch:
+            self.records[case.key] = _record(case, text, None, self._judge)
+
+    def finish(self) -> dict[str, AttackRecord]:
+        self._flush()
+        for future in self._futures:
+            future.result()
+        self._pool.shutdown()
+        return self.records
+
+
+def _warm_up() -> None:
+    """What only the end needs (interval maths, the page template), loaded while calls fly."""
+    import scipy.stats  # noqa: F401
+
+    from llmcert.report._html_kit import template
+
+    template("attack.html.j2")
+
+
+async def attack(
+    request: AttackRequest,
+    *,
+    progress: ProgressSink | None = None,
+    backend: ModelBackend | None = None,
+    retry: RetryPolicy | None = None,
+) -> AttackOutcome:
+    """Attack one model with the static attacks of the requested levels; resumable.
+
+    The model is identified while the bank is read and every prompt rendered in a
+    worker thread; only the keys need its identity.
+    """
+    from llmcert.attacks import key_cases
+    from llmcert.engine import Journal, execute
+    from llmcert.models._types import GenerationSettings
+    from llmcert.services.evaluate import _identify
+
+    t0 = time.perf_counter()
+    started_at = datetime.now(UTC)
+    attacks, judge = _check(request)
     settings = GenerationSettings(max_tokens=request.max_tokens)
     ref = ModelRef.parse(request.model)
-    model = backend if backend is not None else open_backend(ref)
+    opened = backend if backend is not None else open_backend(ref)
+    model = _Capture(opened)
+    identifying = asyncio.create_task(_identify(model, request.seed))
+    warming: asyncio.Task[None] | None = None
     try:
-        identity = await _identify(model, request.seed)
+        prepared = await asyncio.to_thread(_prepare, request, attacks, judge)
+        warming = asyncio.create_task(asyncio.to_thread(_warm_up))
+        identity = await identifying
         request.output.mkdir(parents=True, exist_ok=True)
         with Journal(request.output / JOURNAL_NAME) as journal:
-            nonce = journal.request_nonce(identity.digest)
-            probe = plan_cases(
-                behaviours[:1] if request.budget is None else behaviours,
-                attacks,
+            cases = key_cases(
+                prepared.rendered,
                 identity_digest=identity.digest,
                 settings=settings,
                 seed=request.seed,
-                nonce=nonce,
-                languages=request.languages,
+                nonce=journal.request_nonce(identity.digest),
             )
-            per_behaviour = math.ceil(len(probe) / max(1, len(behaviours)))
-            chosen = _behaviours_within(behaviours, per_behaviour, request.budget, request.seed)
-            cases = plan_cases(
-                chosen,
-                attacks,
-                identity_digest=identity.digest,
-                settings=settings,
-                seed=request.seed,
-                nonce=nonce,
-                languages=request.languages,
-            )
-            if not cases:
-                raise SpecError("no attack applies to the behaviours' languages")
             run_id = short(
                 digest_json(
                     {
@@ -163,6 +276,7 @@ async def attack(
             journal.begin_run(run_id, {"kind": "attack", "model": identity.to_dict()})
             done = journal.lookup(c.key for c in cases)
             todo = [c.unit for c in cases if c.key not in done or done[c.key].status != "ok"]
+            ahead = _JudgeAhead(cases, model, judge)
             if progress is not None:
                 progress.start(len(cases), len(cases) - len(todo))
             try:
@@ -175,64 +289,79 @@ async def attack(
                     retry=retry,
                     progress=progress,
                     seed=request.seed,
+                    on_recorded=ahead.recorded,
                 )
             finally:
                 if progress is not None:
                     progress.stop()
+                judged = await asyncio.to_thread(ahead.finish)
             entries = journal.lookup(c.key for c in cases)
     finally:
+        identifying.cancel()
+        await asyncio.gather(identifying, return_exceptions=True)
+        if warming is not None:
+            await asyncio.gather(warming, return_exceptions=True)
         if backend is None:
-            await model.aclose()
-    records = await asyncio.to_thread(_judge_all, cases, entries, judge)
+            await opened.aclose()
+    records = await asyncio.to_thread(_judge_all, cases, entries, judge, judged)
     result = _result(
         request,
         run_id=run_id,
         identity=identity.to_dict(),
         attacks=attacks,
-        source=source,
+        source=prepared.source,
         cases=cases,
         records=records,
         judge=judge,
         settings=settings.model_dump(mode="json"),
         started_at=started_at,
         sent_now=len(todo),
+        span_s=stats.span_s,
         wall_s=time.perf_counter() - t0,
     )
     return _write(request, result, records, stats)
 
 
-def _judge_all(
-    cases: Sequence[AttackCase], entries: dict[str, JournalEntry], judge: Any
-) -> list[AttackRecord]:
+def _record(case: AttackCase, response: str | None, error: str | None, judge: Any) -> AttackRecord:
     from llmcert.attacks import AttackRecord
-    from llmcert.models._types import Generation
 
+    verdict = judge.judge(case.behaviour.input, response, error)
+    risks = case.behaviour.metadata.get("risks") or ()
+    return AttackRecord(
+        key=case.key,
+        attack=case.attack.name,
+        level=case.attack.level.value,
+        family=case.attack.family,
+        behaviour_id=case.behaviour.id,
+        behaviour_hash=case.behaviour_hash,
+        language=case.language,
+        risks=tuple(str(r) for r in risks),
+        outcome=verdict.outcome,
+        explanation=verdict.explanation,
+        prompt="\n\n".join(f"[{m.role}] {m.content}" for m in case.messages),
+        response=response,
+        error=error,
+    )
+
+
+def _judge_all(
+    cases: Sequence[AttackCase],
+    entries: dict[str, JournalEntry],
+    judge: Any,
+    judged: dict[str, AttackRecord],
+) -> list[AttackRecord]:
+    """Every case's record, in plan order: judged during the run, or now from the journal."""
     records: list[AttackRecord] = []
     for case in cases:
+        if case.key in judged:
+            records.append(judged[case.key])
+            continue
         entry = entries.get(case.key)
         response: str | None = None
         error: str | None = "never answered" if entry is None else entry.error
         if entry is not None and isinstance(entry.output, Generation):
             response, error = entry.output.text, None
-        verdict = judge.judge(case.behaviour.input, response, error)
-        risks = case.behaviour.metadata.get("risks") or ()
-        records.append(
-            AttackRecord(
-                key=case.key,
-                attack=case.attack.name,
-                level=case.attack.level.value,
-                family=case.attack.family,
-                behaviour_id=case.behaviour.id,
-                behaviour_hash=case.behaviour_hash,
-                language=case.language,
-                risks=tuple(str(r) for r in risks),
-                outcome=verdict.outcome,
-                explanation=verdict.explanation,
-                prompt="\n\n".join(f"[{m.role}] {m.content}" for m in case.messages),
-                response=response,
-                error=error,
-            )
-        )
+        records.append(_record(case, response, error, judge))
     return records
 
 
@@ -249,6 +378,7 @@ def _result(
     settings: dict[str, Any],
     started_at: datetime,
     sent_now: int,
+    span_s: float | None,
     wall_s: float,
 ) -> dict[str, Any]:
     from llmcert.attacks import (
@@ -289,6 +419,7 @@ def _result(
             "units_total": len(cases),
             "units_sent": sent_now,
             "units_from_journal": len(cases) - sent_now,
+            "span_s": None if span_s is None else round(span_s, 3),
             "wall_s": round(wall_s, 3),
         },
         "model": identity,
