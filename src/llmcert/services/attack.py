@@ -227,8 +227,12 @@ async def attack(
     progress: ProgressSink | None = None,
     backend: ModelBackend | None = None,
     retry: RetryPolicy | None = None,
+    runs_dir: Path | None = None,
 ) -> AttackOutcome:
     """Attack one model with the static attacks of the requested levels; resumable.
+
+    The journal is ``output/journal.sqlite``; the reports go in a run directory under
+    ``runs_dir`` (default: ``output``).
 
     The model is identified while the bank is read and every prompt rendered in a
     worker thread; only the keys need its identity.
@@ -319,7 +323,7 @@ async def attack(
         span_s=stats.span_s,
         wall_s=time.perf_counter() - t0,
     )
-    return _write(request, result, records, stats)
+    return _write(runs_dir or request.output, result, records, stats)
 
 
 def _record(case: AttackCase, response: str | None, error: str | None, judge: Any) -> AttackRecord:
@@ -460,7 +464,7 @@ def _notes(judge: Any) -> list[str]:
 
 
 def _write(
-    request: AttackRequest,
+    where: Path,
     result: dict[str, Any],
     records: list[AttackRecord],
     stats: ExecutionStats,
@@ -471,7 +475,7 @@ def _write(
     bank = str(result["bank"]["name"]).split(".")[0]
     model = str(result["model"].get("reported_model") or result["model"].get("ref") or "model")
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in model.lower()).strip("-")[:40]
-    run_dir = request.output / f"attack-{bank}-{slug or 'model'}-{result['run']['run_id'][:8]}"
+    run_dir = where / f"attack-{bank}-{slug or 'model'}-{result['run']['run_id'][:8]}"
     run_dir.mkdir(parents=True, exist_ok=True)
     result_path, report_path = run_dir / "attack.json", run_dir / "attack.html"
     write_json_atomic(result_path, result)
