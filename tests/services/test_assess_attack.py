@@ -65,6 +65,11 @@ def test_levels_are_decided_on_the_behaviours_broken(
     assert by_id["l1"].n_scored == 16
     assert by_id["l2"].verdict == "fail"  # prefix injection breaks all 16
     assert by_id["l2"].estimate == 1.0
+    assert by_id["l2"].direction == "at_most"
+    assert by_id["l2"].threshold == 0.2
+    assert by_id["l2"].ci_low is not None
+    html = outcome.html_path.read_text(encoding="utf-8")
+    assert "attacks L2 on" in html
     assert outcome.assessment.verdict == "fail"
     check = by_id["l2"].check
     assert check is not None
