@@ -112,7 +112,8 @@ def _print_catalogue() -> None:
     from llmcert.attacks import builtin_attacks
 
     table = Table(title="built-in attacks")
-    for col in ("name", "level", "family", "languages", "digest", "description"):
+    table.add_column("name", no_wrap=True)
+    for col in ("level", "family", "languages", "digest", "description"):
         table.add_column(col)
     for a in builtin_attacks().values():
         table.add_row(
@@ -130,8 +131,9 @@ def _print_result(result: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"attacks on {result['model'].get('ref')} · {result['bank']['name']}")
-    for col in ("group", "prompts", "success", "decline", "unscorable", "R", "R 95%", "D", "D 95%"):
-        table.add_column(col, justify="left" if col == "group" else "right", no_wrap=True)
+    table.add_column("group", overflow="fold")
+    for col in ("prompts", "success", "decline", "unscorable", "R", "R 95%", "D", "D 95%"):
+        table.add_column(col, justify="right")
     for s in result["summaries"]:
         if s["dimension"] not in ("overall", "level", "attack"):
             continue
@@ -150,6 +152,7 @@ def _print_result(result: dict[str, Any]) -> None:
     console = Console()
     console.print(table)
     run = result["run"]
+    console.print("most effective: " + ", ".join(result["most_effective"][:3]))
     console.print(
         f"{run['units_total']} prompts: {run['units_sent']} sent, "
         f"{run['units_from_journal']} from the journal; {run['wall_s']:.1f} s"
