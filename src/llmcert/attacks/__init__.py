@@ -48,9 +48,17 @@ from llmcert.attacks._plan import (
     plan_cases,
     render_cases,
 )
+from llmcert.attacks.adaptive import (
+    AdaptiveAttack,
+    Step,
+    attacker_messages,
+    builtin_adaptive,
+    next_prompt,
+)
 
 __all__ = [
     "SOURCES",
+    "AdaptiveAttack",
     "Attack",
     "AttackCase",
     "AttackJudge",
@@ -67,14 +75,17 @@ __all__ = [
     "Rate",
     "RenderedAttack",
     "ResponseJudge",
+    "Step",
     "Transform",
     "applicable",
     "attack_request_key",
     "attack_seed",
     "attack_unit_key",
+    "attacker_messages",
     "behaviour_language",
     "breach_counts",
     "breach_rate",
+    "builtin_adaptive",
     "builtin_attacks",
     "key_cases",
     "library_versions",
@@ -82,6 +93,7 @@ __all__ = [
     "load_harm_judge",
     "messages_digest",
     "most_effective",
+    "next_prompt",
     "parse_levels",
     "plan_cases",
     "render_cases",

@@ -58,6 +58,8 @@ class AttackRecord:
     prompt: str
     response: str | None
     error: str | None
+    #: Target queries behind this record (an adaptive attack's record covers a behaviour).
+    queries: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,7 @@ class AttackRecord:
             "prompt": self.prompt,
             "response": self.response,
             "error": self.error,
+            "queries": self.queries,
         }
 
 

@@ -52,6 +52,12 @@ def attack_command(
             "one, success cannot be decided: non-refusals are unscorable.",
         ),
     ] = None,
+    queries: Annotated[
+        int, typer.Option("--queries", "-q", min=1, help="L3: target queries per behaviour.")
+    ] = 5,
+    attacker: Annotated[
+        str, typer.Option("--attacker", help="L3: the attacker model (any model reference).")
+    ] = "embedded",
     all_languages: Annotated[
         bool,
         typer.Option(
@@ -94,6 +100,8 @@ def attack_command(
         max_tokens=max_tokens,
         languages="all" if all_languages else "match",
         harm_judge=harm_judge,
+        queries=queries,
+        attacker=attacker,
         output=output,
         command=sys.argv[1:],
     )
@@ -157,5 +165,11 @@ def _print_result(result: dict[str, Any]) -> None:
         f"{run['units_total']} prompts: {run['units_sent']} sent, "
         f"{run['units_from_journal']} from the journal; {run['wall_s']:.1f} s"
     )
+    for name, a in result.get("adaptive", {}).get("attacks", {}).items():
+        console.print(
+            f"{name}: {a['broken']} of {a['behaviours']} behaviours broken within "
+            f"{a['queries_per_behaviour']} queries; median queries to first success "
+            f"{a['median_queries_to_first_success']}"
+        )
     for note in result["notes"][2:]:
         console.print(f"[yellow]{note}[/]")

@@ -29,6 +29,7 @@ from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
     from llmcert.attacks import (
+        AdaptiveAttack,
         Attack,
         AttackCase,
         AttackJudge,
@@ -36,13 +37,22 @@ if TYPE_CHECKING:
         HarmJudge,
         RenderedAttack,
     )
-    from llmcert.engine import ExecutionStats, JournalEntry, ProgressSink, RetryPolicy, WorkUnit
+    from llmcert.engine import (
+        ExecutionStats,
+        Journal,
+        JournalEntry,
+        ProgressSink,
+        RetryPolicy,
+        WorkUnit,
+    )
     from llmcert.items import Item
+    from llmcert.models._types import GenerationSettings
+    from llmcert.services._attack_adaptive import Trace
 
 SCHEMA = "llmcert.attack/1"
 JOURNAL_NAME = "journal.sqlite"
 #: Levels this version runs; the others are refused with a clear error.
-RUNNABLE_LEVELS = ("L1", "L2")
+RUNNABLE_LEVELS = ("L1", "L2", "L3")
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,9 @@ class AttackRequest:
     max_tokens: int = 256
     languages: Literal["match", "all"] = "match"
     harm_judge: str | HarmJudge | None = None
+    #: L3: target queries per behaviour, and the attacker model (any backend).
+    queries: int = 5
+    attacker: str = "embedded"
     output: Path = Path("llmcert-output")
     command: Sequence[str] = field(default_factory=tuple)
 
@@ -97,15 +110,21 @@ def _resolve_judge(spec: str | HarmJudge | None) -> HarmJudge | None:
 
 @dataclass(frozen=True)
 class _Prepared:
-    attacks: list[Attack]
-    judge: AttackJudge
     source: dict[str, Any]
+    behaviours: list[Item]
     rendered: list[RenderedAttack]
 
 
-def _check(request: AttackRequest) -> tuple[list[Attack], AttackJudge]:
+def _check(request: AttackRequest) -> tuple[list[Attack], list[AdaptiveAttack], AttackJudge]:
     """Everything that can be refused without reading the bank: before any model call."""
-    from llmcert.attacks import SOURCES, AttackJudge, parse_levels, select_attacks
+    from llmcert.attacks import (
+        SOURCES,
+        AttackJudge,
+        Level,
+        builtin_adaptive,
+        parse_levels,
+        select_attacks,
+    )
 
     levels = parse_levels(request.levels)
     unavailable = [lv.value for lv in levels if lv.value not in RUNNABLE_LEVELS]
@@ -121,13 +140,27 @@ def _check(request: AttackRequest) -> tuple[list[Attack], AttackJudge]:
             f"the {request.bank} bank is read from a local copy of the dataset: give --data PATH "
             f"(upstream: {SOURCES[request.bank].upstream})"
         )
-    attacks = select_attacks(levels=levels, names=request.attacks)
+    if request.queries < 1:
+        raise SpecError("--queries must be at least 1")
+    adaptive_catalogue = builtin_adaptive(request.queries)
+    if request.attacks:
+        static_names = [n for n in request.attacks if n not in adaptive_catalogue]
+        static = [a for a in select_attacks(names=static_names) if a.level in levels]
+        adaptive = [adaptive_catalogue[n] for n in request.attacks if n in adaptive_catalogue]
+        adaptive = adaptive if Level.L3 in levels else []
+    else:
+        static = select_attacks(levels=[lv for lv in levels if lv is not Level.L3])
+        adaptive = list(adaptive_catalogue.values()) if Level.L3 in levels else []
+    if not static and not adaptive:
+        raise SpecError(f"no attack of level(s) {request.levels} among those named")
     judge = AttackJudge(_resolve_judge(request.harm_judge))
     judge.calibration()  # a stale refusal-judge calibration fails here, before any call
-    return attacks, judge
+    return static, adaptive, judge
 
 
-def _prepare(request: AttackRequest, attacks: list[Attack], judge: AttackJudge) -> _Prepared:
+def _prepare(
+    request: AttackRequest, attacks: list[Attack], adaptive: list[AdaptiveAttack]
+) -> _Prepared:
     """Read the bank, draw the sample, render every prompt: none of it needs the model."""
     from llmcert.attacks import applicable, behaviour_language, load_behaviours, render_cases
 
@@ -136,13 +169,14 @@ def _prepare(request: AttackRequest, attacks: list[Attack], judge: AttackJudge) 
         len(applicable(attacks, lang, request.languages))
         for lang in {behaviour_language(b) for b in behaviours}
     )
+    per_behaviour += sum(a.queries * (2 if a.proposer == "attacker" else 1) for a in adaptive)
     if per_behaviour == 0:
         raise SpecError("no attack applies to the behaviours' languages")
     chosen = _behaviours_within(behaviours, per_behaviour, request.budget, request.seed)
     rendered = render_cases(chosen, attacks, seed=request.seed, languages=request.languages)
-    if not rendered:
+    if not rendered and not adaptive:
         raise SpecError("no attack applies to the behaviours' languages")
-    return _Prepared(attacks, judge, source, rendered)
+    return _Prepared(source, chosen, rendered)
 
 
 class _Capture:
@@ -228,6 +262,7 @@ async def attack(
     backend: ModelBackend | None = None,
     retry: RetryPolicy | None = None,
     runs_dir: Path | None = None,
+    attacker_backend: ModelBackend | None = None,
 ) -> AttackOutcome:
     """Attack one model with the static attacks of the requested levels; resumable.
 
@@ -244,7 +279,7 @@ async def attack(
 
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
-    attacks, judge = _check(request)
+    attacks, adaptive, judge = _check(request)
     settings = GenerationSettings(max_tokens=request.max_tokens)
     ref = ModelRef.parse(request.model)
     opened = backend if backend is not None else open_backend(ref)
@@ -252,7 +287,7 @@ async def attack(
     identifying = asyncio.create_task(_identify(model, request.seed))
     warming: asyncio.Task[None] | None = None
     try:
-        prepared = await asyncio.to_thread(_prepare, request, attacks, judge)
+        prepared = await asyncio.to_thread(_prepare, request, attacks, adaptive)
         warming = asyncio.create_task(asyncio.to_thread(_warm_up))
         identity = await identifying
         request.output.mkdir(parents=True, exist_ok=True)
@@ -267,8 +302,8 @@ async def attack(
             run_id = short(
                 digest_json(
                     {
-                        "attacks": [a.digest for a in attacks],
-                        "behaviours": [c.behaviour_hash for c in cases],
+                        "attacks": [a.digest for a in attacks] + [a.digest for a in adaptive],
+                        "behaviours": [b.hash for b in prepared.behaviours],
                         "model": identity.digest,
                         "settings": settings.digest(),
                         "seed": request.seed,
@@ -300,6 +335,10 @@ async def attack(
                     progress.stop()
                 judged = await asyncio.to_thread(ahead.finish)
             entries = journal.lookup(c.key for c in cases)
+            traces, adaptive_sent = await _run_adaptive(
+                request, adaptive, prepared.behaviours, opened, identity.digest, settings,
+                judge, journal, run_id, retry, attacker_backend,
+            )  # fmt: skip
     finally:
         identifying.cancel()
         await asyncio.gather(identifying, return_exceptions=True)
@@ -308,11 +347,12 @@ async def attack(
         if backend is None:
             await opened.aclose()
     records = await asyncio.to_thread(_judge_all, cases, entries, judge, judged)
+    records += [_trace_record(t) for t in traces]
     result = _result(
         request,
         run_id=run_id,
         identity=identity.to_dict(),
-        attacks=attacks,
+        attacks=[*attacks, *adaptive],
         source=prepared.source,
         cases=cases,
         records=records,
@@ -323,7 +363,109 @@ async def attack(
         span_s=stats.span_s,
         wall_s=time.perf_counter() - t0,
     )
+    result["adaptive"] = _adaptive_summary(traces, adaptive_sent)
     return _write(runs_dir or request.output, result, records, stats)
+
+
+async def _run_adaptive(
+    request: AttackRequest,
+    adaptive: Sequence[AdaptiveAttack],
+    behaviours: Sequence[Item],
+    target: ModelBackend,
+    target_digest: str,
+    settings: GenerationSettings,
+    judge: AttackJudge,
+    journal: Journal,
+    run_id: str,
+    retry: RetryPolicy | None,
+    attacker_backend: ModelBackend | None,
+) -> tuple[list[Trace], dict[str, int]]:
+    """L3: each adaptive attack on each behaviour, every call journaled (see _attack_adaptive)."""
+    if not adaptive:
+        return [], {}
+    from llmcert.attacks import behaviour_language
+    from llmcert.models._types import GenerationSettings
+    from llmcert.services._attack_adaptive import AdaptiveRunner, Party
+    from llmcert.services.evaluate import _identify
+
+    attacker: Party | None = None
+    opened: ModelBackend | None = None
+    try:
+        if any(a.proposer == "attacker" for a in adaptive):
+            backend = attacker_backend
+            if backend is None:
+                backend = opened = open_backend(ModelRef.parse(request.attacker))
+            identity = await _identify(backend, request.seed)
+            attacker_settings = GenerationSettings(max_tokens=256, temperature=0.0)
+            attacker = Party(backend, identity.digest, attacker_settings)
+        runner = AdaptiveRunner(
+            journal=journal,
+            target=Party(target, target_digest, settings),
+            attacker=attacker,
+            judge=judge,
+            seed=request.seed,
+            run_id=run_id,
+            retry=retry,
+        )
+        pairs = [(b, behaviour_language(b)) for b in behaviours]
+        traces: list[Trace] = []
+        for attack in adaptive:
+            traces += await runner.run(attack, pairs, request.concurrency)
+        return traces, dict(runner.sent)
+    finally:
+        if opened is not None:
+            await opened.aclose()
+
+
+def _trace_record(trace: Trace) -> AttackRecord:
+    """One record per behaviour: success if any query succeeded, else the last answer's outcome."""
+    from llmcert.attacks import AttackRecord, Outcome
+
+    last = trace.steps[-1]
+    hit = trace.success_at
+    step = trace.steps[hit - 1] if hit is not None else last
+    n = len(trace.steps)
+    if hit is not None:
+        outcome, why = Outcome.SUCCESS, f"broken at query {hit} of {trace.attack.queries}"
+    else:
+        # not broken: the last answer's judged outcome (decline, harmless or unscorable)
+        outcome = Outcome(last.outcome)
+        why = f"not broken in {n} queries; the last answer: {last.outcome}"
+    risks = trace.behaviour.metadata.get("risks") or ()
+    return AttackRecord(
+        key=trace.behaviour_hash + ":" + trace.attack.name,
+        attack=trace.attack.name,
+        level=trace.attack.level.value,
+        family=trace.attack.family,
+        behaviour_id=trace.behaviour.id,
+        behaviour_hash=trace.behaviour_hash,
+        language=trace.language,
+        risks=tuple(str(r) for r in risks),
+        outcome=outcome,
+        explanation=why,
+        prompt=step.prompt,
+        response=step.response,
+        error=step.error,
+        queries=len(trace.steps),
+    )
+
+
+def _adaptive_summary(traces: Sequence[Trace], sent: dict[str, int]) -> dict[str, Any]:
+    import statistics
+
+    out: dict[str, Any] = {"calls_sent_now": sent, "attacks": {}}
+    for name in sorted({t.attack.name for t in traces}):
+        mine = [t for t in traces if t.attack.name == name]
+        hits = [t.success_at for t in mine if t.success_at is not None]
+        out["attacks"][name] = {
+            "queries_per_behaviour": mine[0].attack.queries,
+            "behaviours": len(mine),
+            "broken": len(hits),
+            "median_queries_to_first_success": statistics.median(hits) if hits else None,
+            "queries_to_first_success": hits,
+            "target_queries": sum(len(t.steps) for t in mine),
+        }
+    return out
 
 
 def _record(case: AttackCase, response: str | None, error: str | None, judge: Any) -> AttackRecord:
