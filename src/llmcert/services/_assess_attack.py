@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmcert.report._assessment import EvidenceLink, JudgeInfo, RequirementResult
 from llmcert.services._assess_decide import MAX_LINKED_UNITS, from_decision
-from llmcert.services.attack import AttackOutcome, AttackRequest, _check, attack
+from llmcert.services.attack import AttackOutcome, AttackRequest, attack, check_request
 from llmcert.standards._spec import AttackMeasure, Requirement
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def attack_request(
 def preflight(requests: Sequence[AttackRequest]) -> None:
     """Refuse bad attack measures (level, bank, attack names, judge) before any model call."""
     for request in requests:
-        _check(request)
+        check_request(request)
 
 
 async def run_attack(

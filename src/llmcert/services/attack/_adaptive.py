@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from llmcert.attacks import AdaptiveAttack, Step, attacker_messages, messages_digest, next_prompt
 from llmcert.attacks._plan import attack_request_key, attack_unit_key
 from llmcert.engine import Journal, RetryPolicy, WorkUnit, execute, unit_seed
+from llmcert.models import ModelRef, open_backend
 from llmcert.models._types import (
     ChatMessage,
     GenerateRequest,
@@ -31,6 +32,7 @@ from llmcert.models._types import (
 if TYPE_CHECKING:
     from llmcert.attacks import AttackJudge
     from llmcert.items import Item
+    from llmcert.services.attack._request import AttackRequest
 
 
 @dataclass(frozen=True)
@@ -169,3 +171,53 @@ class AdaptiveRunner:
                 return await self.run_one(attack, item, language)
 
         return list(await asyncio.gather(*(guarded(i, lang) for i, lang in behaviours)))
+
+
+async def run_adaptive(
+    request: AttackRequest,
+    adaptive: Sequence[AdaptiveAttack],
+    behaviours: Sequence[Item],
+    target: ModelBackend,
+    target_digest: str,
+    settings: GenerationSettings,
+    judge: AttackJudge,
+    journal: Journal,
+    run_id: str,
+    retry: RetryPolicy | None,
+    attacker_backend: ModelBackend | None,
+) -> tuple[list[Trace], dict[str, int]]:
+    """L3: each adaptive attack on each behaviour, every call journaled (see AdaptiveRunner)."""
+    if not adaptive:
+        return [], {}
+    from llmcert.attacks import behaviour_language
+    from llmcert.models._types import GenerationSettings
+    from llmcert.services.attack._adaptive import AdaptiveRunner, Party
+    from llmcert.services.evaluate import _identify
+
+    attacker: Party | None = None
+    opened: ModelBackend | None = None
+    try:
+        if any(a.proposer == "attacker" for a in adaptive):
+            backend = attacker_backend
+            if backend is None:
+                backend = opened = open_backend(ModelRef.parse(request.attacker))
+            identity = await _identify(backend, request.seed)
+            attacker_settings = GenerationSettings(max_tokens=256, temperature=0.0)
+            attacker = Party(backend, identity.digest, attacker_settings)
+        runner = AdaptiveRunner(
+            journal=journal,
+            target=Party(target, target_digest, settings),
+            attacker=attacker,
+            judge=judge,
+            seed=request.seed,
+            run_id=run_id,
+            retry=retry,
+        )
+        pairs = [(b, behaviour_language(b)) for b in behaviours]
+        traces: list[Trace] = []
+        for attack in adaptive:
+            traces += await runner.run(attack, pairs, request.concurrency)
+        return traces, dict(runner.sent)
+    finally:
+        if opened is not None:
+            await opened.aclose()
