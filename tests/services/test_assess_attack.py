@@ -100,3 +100,41 @@ def test_the_builtin_standard_loads_and_needs_its_banks(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="--data"):
         asyncio.run(assess(AssessRequest(model="openai://127.0.0.1:9/v1?model=m",
                                          standard="wdta-ai-str-02", output=tmp_path)))  # fmt: skip
+
+
+def test_certify_binds_the_attack_levels_and_budget(
+    server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmcert.certificates import verify_certificate
+    from llmcert.report import assessment_digest, load_assessment
+    from llmcert.services.certify import ISSUER_PUBLIC_KEY_FILE, CertifyRequest, certify
+    from llmcert.supplychain._sign_keys import PASSPHRASE_ENV
+
+    monkeypatch.setenv(PASSPHRASE_ENV, "attack trial passphrase")
+    bank = write_bank(tmp_path / "bank.jsonl")
+    only_l1 = STANDARD.format(bank=bank).split("  - id: l2\n")[0]  # L1 holds on this model
+    standard = tmp_path / "standard.yaml"
+    standard.write_text(only_l1, encoding="utf-8")
+    request = CertifyRequest(
+        AssessRequest(
+            model=f"openai://127.0.0.1:{server.port}/v1?model=fake-model",
+            standard=str(standard),
+            output=tmp_path / "out",
+            not_applicable={"L2": "not attempted in this trial"},
+        )
+    )
+    outcome = asyncio.run(certify(request))
+    assert outcome.issued
+    assert outcome.certificate_path is not None
+    check = verify_certificate(
+        outcome.certificate_path, public_key_path=tmp_path / "out" / ISSUER_PUBLIC_KEY_FILE
+    )
+    assert check.ok
+    assert check.predicate is not None
+    assert outcome.assessment is not None
+    written = load_assessment(outcome.assessment.json_path)
+    assert check.predicate.assessment_digest == assessment_digest(written)
+    (l1,) = [r for r in written.requirements if r.id == "l1"]
+    assert l1.check is not None
+    assert l1.check["budget"] == 200
+    assert {a["level"] for a in l1.check["attacks"]} == {"L1"}
