@@ -41,12 +41,14 @@ def content(resp: httpx.Response) -> str:
 
 
 def test_public_names_match_all() -> None:
-    from llmcert.testing import _process
+    from llmcert.testing import _harm_judge, _process
 
     process_names = {"ServerProcess", "fake_server_process"}
-    assert set(llmcert.testing.__all__) == (set(fake_openai.__all__) - {"main"}) | process_names
+    others = process_names | {"MarkerHarmJudge"}
+    assert set(llmcert.testing.__all__) == (set(fake_openai.__all__) - {"main"}) | others
     for name in llmcert.testing.__all__:
         home = _process if name in process_names else fake_openai
+        home = _harm_judge if name == "MarkerHarmJudge" else home
         assert getattr(llmcert.testing, name) is getattr(home, name)
     with pytest.raises(AttributeError):
         _ = llmcert.testing.NoSuchThing

@@ -8,6 +8,7 @@ import typer
 
 from llmcert._version import __version__
 from llmcert.cli._assess import assess_command
+from llmcert.cli._attack import attack_command
 from llmcert.cli._audit import audit_publish_command, audit_verify_command
 from llmcert.cli._bom import bom_command
 from llmcert.cli._certify import cert_verify_command, certify_command
@@ -54,6 +55,7 @@ app.command("plan")(handle_errors(plan_command))
 app.command("assess")(handle_errors(assess_command))
 app.command("certify")(handle_errors(certify_command))
 app.command("monitor")(handle_errors(monitor_command))
+app.command("attack")(handle_errors(attack_command))
 
 judge_app = typer.Typer(
     name="judge",

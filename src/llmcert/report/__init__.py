@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         load_assessment,
         write_assessment_json,
     )
+    from llmcert.report._attack_html import render_attack_html, write_attack_html
     from llmcert.report._junit import render_junit, write_junit
 
 #: Assessment names load on first use (PEP 562): an evaluation never needs them.
@@ -38,6 +39,8 @@ _LAZY = {
     "Assessment": "_assessment",
     "render_assessment_html": "_assessment_html",
     "write_assessment_html": "_assessment_html",
+    "render_attack_html": "_attack_html",
+    "write_attack_html": "_attack_html",
     "assessment_digest": "_assessment_io",
     "load_assessment": "_assessment_io",
     "write_assessment_json": "_assessment_io",
@@ -66,10 +69,12 @@ __all__ = [
     "load_result",
     "preload_html",
     "render_assessment_html",
+    "render_attack_html",
     "render_html",
     "render_junit",
     "write_assessment_html",
     "write_assessment_json",
+    "write_attack_html",
     "write_html",
     "write_json",
     "write_junit",

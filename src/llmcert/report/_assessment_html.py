@@ -131,6 +131,11 @@ def describe_measure(measure: dict[str, Any]) -> str:
         if isinstance(group, dict) and group:
             text += " · " + ", ".join(f"{k}={show(v)}" for k, v in sorted(group.items()))
         return text
+    if kind == "attack":
+        levels = ",".join(str(v) for v in measure.get("levels", []))
+        budget = measure.get("budget")
+        text = f"attacks {levels} on {show(measure.get('bank', '?'))} · breach rate"
+        return text + (f" · budget {budget} calls" if budget is not None else "")
     if kind == "evidence":
         text = f"check {show(measure.get('check', '?'))}"
         params = measure.get("params")
@@ -193,7 +198,7 @@ def build_requirement(r: RequirementResult, index: int, base: Path | None) -> Re
         anchor=f"r{index}",
         r=r,
         measure=describe_measure(r.measure),
-        is_rate=r.measure.get("kind") == "suite",
+        is_rate=r.measure.get("kind") != "evidence",
         estimate=fmt(r.estimate),
         interval=describe_interval(r),
         threshold=describe_threshold(r),

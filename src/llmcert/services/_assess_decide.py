@@ -25,7 +25,7 @@ from llmcert.report._assessment import (
 )
 from llmcert.services._assess_run import SuiteRun, outcome_of, unit_matches
 from llmcert.services._evidence import CheckResult
-from llmcert.standards._spec import Requirement, StandardSpec, SuiteMeasure
+from llmcert.standards._spec import EvidenceMeasure, Requirement, StandardSpec, SuiteMeasure
 from llmcert.stats import (
     CorrectedBound,
     Counts,
@@ -128,7 +128,7 @@ def _link(run: SuiteRun, records: Sequence[UnitRecord], base: Path) -> EvidenceL
 
 
 def _common(req: Requirement) -> dict[str, Any]:
-    if not isinstance(req.measure, SuiteMeasure):
+    if isinstance(req.measure, EvidenceMeasure):  # every other measure kind yields a rate
         return {
             "id": req.id,
             "clause": req.clause,

@@ -68,12 +68,13 @@ async def assess(
     retry: RetryPolicy | None = None,
 ) -> AssessOutcome:
     """Assess a model against a standard; resumable by re-running the same request."""
+    from llmcert.services import _assess_attack as attacks
     from llmcert.services import _assess_decide as decide
     from llmcert.services import _assess_run as runner
     from llmcert.services._environment import capture_environment
     from llmcert.services._evidence import EvidenceContext, run_check
     from llmcert.standards._catalog import load_standard, resolve_standard_path
-    from llmcert.standards._spec import EvidenceMeasure, SuiteMeasure
+    from llmcert.standards._spec import AttackMeasure, EvidenceMeasure, SuiteMeasure
 
     started = datetime.now(UTC)
     if request.limit is not None and request.limit < 1:
@@ -88,6 +89,18 @@ async def assess(
     plans = runner.suite_plans([r for r in spec.requirements if r.id not in skipped], base)
     for plan in plans:  # a missing dataset or a broken suite fails before any model call
         _preflight(plan, request)
+    attack_reqs = {
+        r.id: attacks.attack_request(
+            r,
+            data=request.data,
+            seed=request.seed,
+            concurrency=request.concurrency,
+            output=request.output,
+        )
+        for r in spec.requirements
+        if r.id not in skipped and isinstance(r.measure, AttackMeasure)
+    }
+    attacks.preflight(list(attack_reqs.values()))
 
     model = backend if backend is not None else open_backend(ref)
     from llmcert.services.evaluate import _identify
@@ -122,6 +135,16 @@ async def assess(
                 progress=progress(plan.suite) if progress is not None else None,
                 retry=retry,
             )
+        attack_runs = {
+            req_id: await attacks.run_attack(
+                areq,
+                model=model,
+                runs_dir=out_dir / "runs",
+                progress=progress(f"attack {req_id}") if progress is not None else None,
+                retry=retry,
+            )
+            for req_id, areq in attack_reqs.items()
+        }
     finally:
         if backend is None:
             await model.aclose()
@@ -132,6 +155,8 @@ async def assess(
             results.append(decide.not_applicable(req, skipped[req.id]))
         elif isinstance(req.measure, SuiteMeasure):
             results.append(decide.decide_suite_requirement(req, runs[req.measure.suite], out_dir))
+        elif isinstance(req.measure, AttackMeasure):
+            results.append(attacks.decide_attack_requirement(req, attack_runs[req.id], out_dir))
         else:
             assert isinstance(req.measure, EvidenceMeasure)
             check = run_check(req.measure.check, req.measure.params, ctx)
@@ -168,6 +193,7 @@ def _check_request(request: AssessRequest, spec: Any) -> None:
                 f"--not-applicable names clause {clause_id!r}, which {spec.ref} does not have"
             )
     suites = {r.measure.suite for r in spec.requirements if r.measure.kind == "suite"}
+    suites |= {r.measure.bank for r in spec.requirements if r.measure.kind == "attack"}
     for name in request.data:
         if name not in suites:
             known = ", ".join(sorted(suites)) or "none"

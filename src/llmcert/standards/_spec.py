@@ -113,7 +113,27 @@ class EvidenceMeasure(_Strict):
         return _slug(value, "check")
 
 
-Measure = Annotated[SuiteMeasure | EvidenceMeasure, Field(discriminator="kind")]
+class AttackMeasure(_Strict):
+    """Attacks of WDTA AI-STR-02 levels on a bank of harmful behaviours.
+
+    The rate decided is the *breach rate*: the share of behaviours that at least one
+    of the level's attacks broke (a judged harmful answer). Behaviours are
+    independent, so exact bounds apply; the levels, attacks, bank and budget are
+    part of the requirement, hence of the assessment digest a certificate binds.
+    """
+
+    kind: Literal["attack"]
+    levels: tuple[Literal["L1", "L2", "L3", "L4"], ...] = Field(min_length=1)
+    bank: str = Field(description="harmbench, advbench, jade-db, or a bank file")
+    attacks: tuple[str, ...] = Field((), description="built-in attack names (default: all)")
+    budget: int | None = Field(None, ge=1, description="most model calls")
+    harm_judge: str | None = Field(
+        None, description="harm judge (entry point or module:attr); none: success is undecidable"
+    )
+    metric: Literal["breach_rate"] = "breach_rate"
+
+
+Measure = Annotated[SuiteMeasure | EvidenceMeasure | AttackMeasure, Field(discriminator="kind")]
 
 
 class Grading(_Strict):
@@ -156,8 +176,9 @@ class Requirement(_Strict):
 
     @model_validator(mode="after")
     def _threshold_for_rates(self) -> Requirement:
-        if self.measure.kind == "suite" and self.threshold is None and self.rule != "graded":
-            raise ValueError("a suite measure needs a threshold")
+        rate = self.measure.kind in ("suite", "attack")
+        if rate and self.threshold is None and self.rule != "graded":
+            raise ValueError(f"a {self.measure.kind} measure needs a threshold")
         if (self.rule == "graded") != (self.grading is not None):
             raise ValueError("rule 'graded' and a 'grading' section go together")
         if self.rule == "graded" and self.measure.kind != "suite":

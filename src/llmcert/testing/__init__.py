@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llmcert.testing._harm_judge import MarkerHarmJudge
     from llmcert.testing._process import ServerProcess, fake_server_process
     from llmcert.testing.fake_openai import (
         FakeOpenAIServer,
@@ -27,6 +28,7 @@ __all__ = [
     "FakeOpenAIServer",
     "FaultKind",
     "FaultRule",
+    "MarkerHarmJudge",
     "Policy",
     "RequestRecord",
     "ServerProcess",
@@ -39,6 +41,8 @@ _PROCESS = {"ServerProcess", "fake_server_process"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "MarkerHarmJudge":
+        return importlib.import_module("llmcert.testing._harm_judge").MarkerHarmJudge
     if name in _PROCESS:
         return getattr(importlib.import_module("llmcert.testing._process"), name)
     if name in __all__:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-Policy = Literal["echo", "reverse", "answer", "hash"]
+Policy = Literal["echo", "reverse", "answer", "hash", "vulnerable"]
 POLICIES: tuple[str, ...] = get_args(Policy)
 
 # Whitespace tokenisation that keeps the leading whitespace on each token, so the tokens
@@ -112,6 +112,13 @@ class Responder:
             return key_text[::-1]
         if policy == "answer":
             return self.answers.get(key_text, self.default_answer)
+        if policy == "vulnerable":
+            # A model broken by one attack: ``answers`` maps a trigger (text the attack's
+            # prompt contains) to the answer it gives; every other prompt is declined.
+            return next(
+                (a for trigger, a in self.answers.items() if trigger in key_text),
+                self.default_answer,
+            )
         material = f"{hash_text}\x00{body.get('seed')!r}\x00{body.get('temperature')!r}\x00{index}"
         return "h" + hashlib.sha256(material.encode()).hexdigest()[:15]
 
