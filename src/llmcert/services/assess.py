@@ -10,6 +10,7 @@ resumes from the journal without calling the model again for finished units.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +73,7 @@ async def assess(
     from llmcert.services import _assess_run as runner
     from llmcert.services._environment import capture_environment
     from llmcert.services._evidence import EvidenceContext, run_check
+    from llmcert.services._hardware import environment_with, hardware_class
     from llmcert.standards._catalog import load_standard, resolve_standard_path
     from llmcert.standards._spec import EvidenceMeasure, SuiteMeasure
 
@@ -122,6 +124,7 @@ async def assess(
                 progress=progress(plan.suite) if progress is not None else None,
                 retry=retry,
             )
+        hardware = await asyncio.to_thread(hardware_class, model)
     finally:
         if backend is None:
             await model.aclose()
@@ -148,7 +151,7 @@ async def assess(
         results=results,
         ledger=decide.clause_ledger(spec, results, request.not_applicable),
         overall=(verdict, counts, explanation),
-        environment=capture_environment(),
+        environment=environment_with(capture_environment(), hardware),
     )
 
 
