@@ -361,3 +361,27 @@ async def test_prompt_longer_than_context_is_rejected() -> None:
             await backend.loglikelihood(LoglikelihoodRequest(long_text, (" eleven",)))
     finally:
         await backend.aclose()
+
+
+@pytest.mark.embedded
+def test_hardware_class_is_the_build_in_use(smollm2: LlamaCppBackend) -> None:
+    """The recorded class names the libraries really loaded, so a test run on the
+    reference build (LLAMA_CPP_LIB_PATH) cannot silently fall back to the native one."""
+    from llmcert.services._hardware import hardware_class
+
+    hc = hardware_class(smollm2)
+    assert hc is not None
+    assert hc.engine == "llama.cpp"
+    assert any(f.startswith("CPU:") for f in hc.features)
+    assert hc.build["kernels_sha256"].startswith("sha256:")
+    override = os.environ.get("LLAMA_CPP_LIB_PATH")
+    if override is None:
+        assert hc.build["library_override"] == "none"
+        return
+    assert hc.build["library_override"] == override
+    assert Path(hc.build["library_dir"]).resolve() == Path(override).resolve()
+    stamp = Path(override).parent.parent / "llmcert-reference.txt"
+    if stamp.is_file() and "x86-64-v3" in stamp.read_text(encoding="utf-8"):
+        # scripts/llama-reference-build: AVX2 kernels, never AVX-512.
+        assert "CPU:AVX2" in hc.features
+        assert not any(f.startswith("CPU:AVX512") for f in hc.features)
