@@ -90,3 +90,19 @@ def test_environment_round_trips_and_older_results_still_load() -> None:
     assert env.hardware_class == make(NATIVE)
     with pytest.raises(ValueError, match="hardware_class"):
         Environment.model_validate({**base, "hardware_class": {"key": "x"}})
+
+
+def test_assessment_page_shows_the_class_and_says_when_there_is_none() -> None:
+    from llmcert.report import render_assessment_html
+
+    from .assessment_fixtures import assessment
+
+    plain = assessment()
+    assert "Not recorded: the model ran outside this process" in render_assessment_html(plain)
+    hc = make(REFERENCE)
+    env = plain.environment.model_copy(update={"hardware_class": hc})
+    page = render_assessment_html(assessment(environment=env))
+    assert 'id="hardware-class"' in page
+    assert hc.label in page
+    assert hc.key in page
+    assert "AVX2" in page
