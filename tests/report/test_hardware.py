@@ -106,3 +106,20 @@ def test_assessment_page_shows_the_class_and_says_when_there_is_none() -> None:
     assert hc.label in page
     assert hc.key in page
     assert "AVX2" in page
+
+
+def test_an_absent_class_leaves_the_serialised_form_as_before() -> None:
+    """Assessments filed before the class was recorded keep the digest they were certified by."""
+    from llmcert.report import assessment_digest
+    from llmcert.report._assessment_io import assessment_data
+
+    from .assessment_fixtures import assessment
+
+    old = assessment()
+    data = assessment_data(old)
+    assert "hardware_class" not in data["environment"]
+    assert data["environment"]["hardware"] == {"cpus": 2, "memory_gb": 8}
+    env = old.environment.model_copy(update={"hardware_class": make(NATIVE)})
+    recorded = assessment(environment=env)
+    assert assessment_data(recorded)["environment"]["hardware_class"]["key"] == make(NATIVE).key
+    assert assessment_digest(recorded) != assessment_digest(old)
