@@ -123,3 +123,15 @@ def test_an_absent_class_leaves_the_serialised_form_as_before() -> None:
     recorded = assessment(environment=env)
     assert assessment_data(recorded)["environment"]["hardware_class"]["key"] == make(NATIVE).key
     assert assessment_digest(recorded) != assessment_digest(old)
+
+
+def test_junit_properties_name_the_class_when_there_is_one() -> None:
+    from llmcert.report import render_junit
+
+    from .assessment_fixtures import assessment
+
+    assert "hardware.class" not in render_junit(assessment())
+    env = assessment().environment.model_copy(update={"hardware_class": make(REFERENCE)})
+    text = render_junit(assessment(environment=env))
+    assert 'name="hardware.key" value="' + make(REFERENCE).key in text
+    assert "(no AVX-512)" in text
