@@ -83,3 +83,13 @@ def make_keypair(
         )
     )
     return private, public
+
+
+def pytest_report_header() -> str:
+    """Which llama.cpp build the model tests run on (LLAMA_CPP_LIB_PATH selects another)."""
+    import os
+
+    override = os.environ.get("LLAMA_CPP_LIB_PATH")
+    if override is None:
+        return "llama.cpp: the installed build (set LLAMA_CPP_LIB_PATH to test another)"
+    return f"llama.cpp: the build in {override} (LLAMA_CPP_LIB_PATH)"

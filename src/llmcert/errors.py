@@ -16,6 +16,7 @@
     ├── IdentityChanged           the model's identity changed during a run
     ├── JournalError              the run journal cannot be opened or belongs elsewhere
     ├── ScoringError              a scorer could not score a response
+    ├── ConditionsDiffer          results from different hardware classes, refused (services.compare)
     ├── SupplyChainError          an artefact cannot be scanned, identified, described or signed
     │   ├── ArtefactError         missing, a symlink, a special file, an odd name (supplychain.identity)
     │   ├── BomInvalid            a BOM fails the CycloneDX schema (supplychain.bom)

@@ -16,6 +16,7 @@ from typing import Any
 from llmcert.certificates import issue_certificate
 from llmcert.certificates._statement import read_statement
 from llmcert.models import GenerateRequest, Generation, ModelBackend, ModelRef
+from llmcert.models._system import EngineSystemInfo
 from llmcert.models.mock import MockBackend
 from llmcert.registry import CertificateStatus, FilingStatus, Registry, open_registry
 from llmcert.report._assessment import Assessment, RequirementResult
@@ -60,6 +61,21 @@ class WrongAnswers(MockBackend):
         if self.calls % self.wrong_every == 0:
             return Generation("something else", "stop", 1, 2)
         return right
+
+
+AVX512 = "SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | AVX512 = 1 | AVX512_VNNI = 1"
+AVX2 = "SSE3 = 1 | AVX = 1 | AVX2 = 1 | FMA = 1 | AVX512 = 0"
+
+
+class OnHardware(WrongAnswers):
+    """An echo model that reports in-process kernels, like llama.cpp on a given CPU."""
+
+    def __init__(self, features: str, *, wrong: bool = False) -> None:
+        super().__init__(wrong_every=1 if wrong else 10**9)
+        self.features = features
+
+    def system_info(self) -> EngineSystemInfo:
+        return EngineSystemInfo("llama.cpp", "test build", f"CPU : {self.features} | ")
 
 
 @dataclass
@@ -145,7 +161,9 @@ async def make_setup(
     identity_from: str = "echo",
     ref: str = "mock:echo",
     alter_record: bool = False,
+    certified_on: str | None = None,
 ) -> Setup:
+    """``certified_on``: the kernel features the certified assessment ran with (None: remote)."""
     items: list[dict[str, object]] = [
         {
             "id": f"q{i:03d}",
@@ -160,7 +178,7 @@ async def make_setup(
     standard.write_text(STANDARD, encoding="utf-8")
     outcome = await assess(
         AssessRequest(model="mock:echo", standard=str(standard), output=tmp_path / "certified"),
-        backend=MockBackend("echo"),
+        backend=MockBackend("echo") if certified_on is None else OnHardware(certified_on),
     )
     assessment = outcome.assessment
     assert assessment.verdict == "pass"

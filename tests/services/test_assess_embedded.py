@@ -9,6 +9,8 @@ import pytest
 
 from llmcert.report import load_assessment
 from llmcert.services.assess import DEFAULT_STANDARD, AssessRequest, assess
+from llmcert.standards._catalog import load_standard, resolve_standard_path
+from llmcert.stats import Counts
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.embedded
@@ -68,7 +70,26 @@ async def test_capability_standard_decides_math_sequentially(tmp_path: Path) -> 
     )
     outcome = await assess(request)
     reqs = {r.id: r for r in outcome.assessment.requirements}
-    # A 135M model is far below 50% on grade-school maths: the sequential rule fails it
-    # before the 16 drawn items are used up.
-    assert reqs["math-en"].verdict == "fail"
-    assert reqs["math-en"].n_used < 16
+    spec = load_standard(resolve_standard_path("llmcert-capability"))
+    # The model's answers differ between CPU classes (llama.cpp's kernels round
+    # differently), so nothing here depends on which items it gets right.
+    for rid in ("math-en", "math-zh"):
+        r = reqs[rid]
+        req = next(q for q in spec.requirements if q.id == rid)
+        assert r.rule == "sequential"
+        # The sequential rule stops no later than the 16 drawn items, and counts
+        # exactly the items it used.
+        assert 1 <= r.n_used <= 16
+        assert r.n_scored + r.n_error + r.n_unscored == r.n_used
+        # The verdict is the rule's own on the recorded counts.
+        assert r.decision is not None
+        counts = Counts(**r.decision["counts"])
+        assert counts.n_scored == r.n_scored
+        again = req.decision_rule().decide(counts, 0.5, "at_least", min_n=req.min_n)
+        assert again.verdict.value == r.verdict
+        # 16 items cannot meet a 50-item minimum: never a PASS; and the rule
+        # stops before the bank only once it has settled.
+        assert r.verdict in ("fail", "inconclusive")
+        if r.n_used < 16:
+            assert r.verdict == "fail"
+    assert outcome.assessment.environment.hardware_class is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -36,6 +37,16 @@ async def test_default_suite_on_smollm2_small_n(tmp_path: Path) -> None:
     assert again.result.timings.units_sent == 0
     assert again.result.timings.units_from_journal == 4
     assert [u.response for u in again.result.units] == [u.response for u in result.units]
+
+    # Answered afresh (another journal), the same machine gives the same answers:
+    # outputs differ between CPU classes, never between runs on one.
+    fresh = await evaluate(dataclasses.replace(request, output=tmp_path / "fresh"))
+    assert fresh.result.timings.units_sent == 4
+    assert [u.response for u in fresh.result.units] == [u.response for u in result.units]
+    hardware = result.environment.hardware_class
+    assert hardware is not None
+    assert hardware.engine == "llama.cpp"
+    assert fresh.result.environment.hardware_class == hardware
 
 
 async def test_loglikelihood_suite_on_gemma_small_n(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from llmcert.cli._attack import attack_command
 from llmcert.cli._audit import audit_publish_command, audit_verify_command
 from llmcert.cli._bom import bom_command
 from llmcert.cli._certify import cert_verify_command, certify_command
+from llmcert.cli._compare import compare_command
 from llmcert.cli._errors import EXIT_ERROR, command_started, handle_errors
 from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_llm_command, judge_refusal_command
@@ -56,6 +57,8 @@ app.command("assess")(handle_errors(assess_command))
 app.command("certify")(handle_errors(certify_command))
 app.command("monitor")(handle_errors(monitor_command))
 app.command("attack")(handle_errors(attack_command))
+
+app.command("compare")(handle_errors(compare_command))
 
 judge_app = typer.Typer(
     name="judge",

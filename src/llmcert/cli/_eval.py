@@ -130,8 +130,22 @@ def _print_result(result: EvalResult) -> None:
         f"{t.units_total} units: {t.units_sent} sent, {t.units_from_journal} from the journal; "
         f"{sum(result.errors.values())} errors; {t.wall_s:.1f} s"
     )
+    console.print(hardware_footer(result), highlight=False)
     if result.errors:
         kinds = ", ".join(f"{k} × {v}" for k, v in sorted(result.errors.items()))
         console.print(
             f"[yellow]errors are not counted as wrong answers and are excluded from rates: {kinds}[/]"
         )
+
+
+def hardware_footer(result: EvalResult) -> str:
+    """The hardware class the figures hold for: another CPU class may give other answers."""
+    from rich.markup import escape
+
+    hc = result.environment.hardware_class
+    if hc is None:
+        return "hardware class: not applicable (the model ran outside this process)"
+    return escape(
+        f"hardware class: {hc.label} [{hc.short_key}] on {hc.cpu}; "
+        "in-process figures hold for this class"
+    )

@@ -64,6 +64,15 @@ def monitor_command(
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, max=4096, help="Parallel model calls.")
     ] = 8,
+    same_hardware: Annotated[
+        bool,
+        typer.Option(
+            "--same-hardware",
+            help="Re-test only on the hardware class the certificate was assessed on; "
+            "otherwise a re-test on another class runs, but a regression it finds is "
+            "reported, not acted on.",
+        ),
+    ] = False,
 ) -> None:
     """Re-test every valid certificate's model; suspend on a changed identity or a regression.
 
@@ -81,6 +90,7 @@ def monitor_command(
         once=once,
         interval_s=interval,
         concurrency=concurrency,
+        same_hardware=same_hardware,
     )
     findings = monitor_sync(request, on_round=_print_round)
     typer.echo(f"log: {output / 'monitor.jsonl'}")

@@ -37,6 +37,7 @@ from llmcert.models._llamacpp_gguf import (
 from llmcert.models._llamacpp_loglik import score_continuation, split_tokens
 from llmcert.models._llamacpp_prefix import AlignedPrefix
 from llmcert.models._ref import ModelRef
+from llmcert.models._system import EngineSystemInfo, loaded_libraries
 from llmcert.models._types import (
     GenerateRequest,
     Generation,
@@ -240,6 +241,23 @@ class LlamaCppBackend:
             self._llama_cpp = llama_cpp
             self._prefix = AlignedPrefix(self._llm)
         return self._llm
+
+    def system_info(self) -> EngineSystemInfo:
+        """llama.cpp's own account of the kernels it runs here (the hardware class)."""
+        import os
+
+        llama_cpp = _import_llama_cpp(self._install_hint())
+        with self._lock:  # llama.cpp's report lives in one static buffer
+            info = llama_cpp.llama_print_system_info()
+            offload = bool(llama_cpp.llama_supports_gpu_offload())
+        return EngineSystemInfo(
+            engine="llama.cpp",
+            version=f"llama-cpp-python {_engine_version(self._install_hint())}",
+            system_info=info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info),
+            gpu_offload=offload,
+            libraries=loaded_libraries(("ggml", "llama")),
+            library_override=os.environ.get("LLAMA_CPP_LIB_PATH"),
+        )
 
     def _install_hint(self) -> str:
         return EMBEDDED_INSTALL_HINTS.get(self.embedded or "", _INSTALL_HINT)

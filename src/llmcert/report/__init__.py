@@ -9,6 +9,7 @@ writers only when first named, so importing this package stays cheap.
 from typing import TYPE_CHECKING
 
 from llmcert._lazy import lazy_getattr as _lazy_getattr
+from llmcert.report._hardware import HardwareClass, hardware_difference
 from llmcert.report._html import preload_html, render_html, write_html
 from llmcert.report._html_units import RequestRow, UnitSections
 from llmcert.report._json import load_result, write_json
@@ -58,6 +59,7 @@ __all__ = [
     "Assessment",
     "Environment",
     "EvalResult",
+    "HardwareClass",
     "MetricResult",
     "RequestRow",
     "RunInfo",
@@ -65,6 +67,7 @@ __all__ = [
     "UnitRecord",
     "UnitSections",
     "assessment_digest",
+    "hardware_difference",
     "load_assessment",
     "load_result",
     "preload_html",

@@ -113,6 +113,7 @@ def build_junit(assessment: Assessment) -> ET.Element:
         ("standard.digest", standard.digest),
         ("llmcert.version", assessment.environment.llmcert),
         ("seed", str(assessment.seed)),
+        *_hardware_properties(assessment),
     ):
         _sub(properties, "property", name=name, value=str(value))
     tally = {"failure": 0, "error": 0, "skipped": 0, "passed": 0}
@@ -145,3 +146,11 @@ def write_junit(assessment: Assessment, path: Path) -> None:
 
 
 __all__ = ["render_junit", "write_junit"]
+
+
+def _hardware_properties(assessment: Assessment) -> list[tuple[str, str]]:
+    """The in-process backend's hardware class, when there was one (results hold for it)."""
+    hc = assessment.environment.hardware_class
+    if hc is None:
+        return []
+    return [("hardware.class", hc.label), ("hardware.key", hc.key)]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from llmcert.report._hardware import HardwareClass
 
 SCHEMA = "llmcert.eval-result/1"
 
@@ -35,6 +37,20 @@ class Environment(_Model):
     platform: str
     packages: dict[str, str]
     hardware: dict[str, Any]
+    hardware_class: HardwareClass | None = Field(
+        None,
+        description="what an in-process backend computed with; absent for remote backends "
+        "(and in results written before it was recorded)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_class(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Absent rather than null: a result or assessment written before the field
+        # existed re-serialises to the same bytes, so the digests certificates bind hold.
+        data: dict[str, Any] = handler(self)
+        if data.get("hardware_class") is None:
+            data.pop("hardware_class", None)
+        return data
 
 
 class MetricResult(_Model):

@@ -26,8 +26,8 @@ ACTOR = "llmcert-monitor"
 #: The registry accepts reasons up to this length.
 MAX_REASON = 2000
 
-Check = Literal["certificate", "identity", "requirement"]
-Outcome = Literal["ok", "regression", "identity_changed", "skipped", "error"]
+Check = Literal["certificate", "identity", "hardware", "requirement"]
+Outcome = Literal["ok", "regression", "identity_changed", "hardware_differs", "skipped", "error"]
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,14 @@ def compare_requirements(
     ctx: CheckContext,
     seed: int,
     evidence: str,
+    *,
+    hold: str | None = None,
 ) -> list[MonitorFinding]:
-    """Test every suite requirement the certificate was issued on; suspend on regression."""
+    """Test every suite requirement the certificate was issued on; suspend on regression.
+
+    ``hold`` says why a regression must not suspend (the re-test ran on another
+    hardware class): it is then reported with that reason, and nothing changes.
+    """
     new_by_id = {r.id: r for r in fresh}
     pairs, findings = [], []
     for old in certified.assessment.requirements:
@@ -115,15 +121,16 @@ def compare_requirements(
     comparisons = compare(pairs, ctx.alpha) if pairs else []
     regressed = [c for c in comparisons if c.regressed]
     suspended = False
-    if regressed:
+    if regressed and hold is None:
         reason = "; ".join(c.reason() for c in regressed)
         suspended = _try_suspend(registry, ctx, reason, findings)
+    held = f" — not suspended: {hold}" if hold is not None else ""
     for c in comparisons:
         findings.append(
             ctx.finding(
                 "requirement",
                 "regression" if c.regressed else "ok",
-                c.reason()
+                c.reason() + held
                 if c.regressed
                 else (
                     f"no significant regression: certified {c.certified.words()}, "

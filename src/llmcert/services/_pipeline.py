@@ -8,6 +8,7 @@ statistics, the report) is imported inside them, once the first calls are out.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,7 +39,7 @@ from llmcert.services._request import EvalOutcome, EvalRequest
 from llmcert.suites import Suite, load_suite
 
 if TYPE_CHECKING:
-    from llmcert.report import UnitSections
+    from llmcert.report import HardwareClass, UnitSections
     from llmcert.services._results import UnitResult
 
 JOURNAL_NAME = "journal.sqlite"
@@ -68,6 +69,8 @@ class Executed:
     sections: UnitSections | None  # those rendered during the run
     sent_now: set[str]
     stats: ExecutionStats
+    #: What an in-process model computed with (None for a remote one).
+    hardware: HardwareClass | None = None
 
 
 def prepare(request: EvalRequest) -> Prepared:
@@ -213,6 +216,7 @@ async def _execute(
     """Key the units to the model, skip what the journal holds, send the rest."""
     from llmcert.report import preload_html
     from llmcert.services._environment import capture_environment
+    from llmcert.services._hardware import hardware_class
     from llmcert.services._unit_finish import UnitFinisher
 
     units = plan_units(
@@ -262,7 +266,8 @@ async def _execute(
     if isinstance(model, VerifiesIdentity):
         model.verify_unchanged()
     results = finisher.complete()
-    return Executed(identity, run_id, units, results, finisher.sections, sent_now, stats)
+    hardware = await asyncio.to_thread(hardware_class, model)
+    return Executed(identity, run_id, units, results, finisher.sections, sent_now, stats, hardware)
 
 
 def _slug(identity: ModelIdentity) -> str:
@@ -285,6 +290,7 @@ def finish(
     """Score, summarise and write the result and the report."""
     from llmcert.report import write_html, write_json
     from llmcert.services._environment import capture_environment
+    from llmcert.services._hardware import environment_with
     from llmcert.services._results import build_result, run_info
 
     identity = executed.identity
@@ -302,7 +308,7 @@ def finish(
         identity=identity,
         suite=prepared.suite,
         scorer=prepared.scorer,
-        environment=capture_environment(),
+        environment=environment_with(capture_environment(), executed.hardware),
         units=executed.units,
         results=executed.results,
         sent_now=executed.sent_now,

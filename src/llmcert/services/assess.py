@@ -10,6 +10,7 @@ resumes from the journal without calling the model again for finished units.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,6 +74,7 @@ async def assess(
     from llmcert.services import _assess_run as runner
     from llmcert.services._environment import capture_environment
     from llmcert.services._evidence import EvidenceContext, run_check
+    from llmcert.services._hardware import environment_with, hardware_class
     from llmcert.standards._catalog import load_standard, resolve_standard_path
     from llmcert.standards._spec import AttackMeasure, EvidenceMeasure, SuiteMeasure
 
@@ -145,6 +147,7 @@ async def assess(
             )
             for req_id, areq in attack_reqs.items()
         }
+        hardware = await asyncio.to_thread(hardware_class, model)
     finally:
         if backend is None:
             await model.aclose()
@@ -173,7 +176,7 @@ async def assess(
         results=results,
         ledger=decide.clause_ledger(spec, results, request.not_applicable),
         overall=(verdict, counts, explanation),
-        environment=capture_environment(),
+        environment=environment_with(capture_environment(), hardware),
     )
 
 

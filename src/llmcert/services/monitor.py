@@ -10,7 +10,11 @@ For every valid certificate in the registry, one check:
    compared with the certified assessment's by a one-sided two-sample test, with
    Holm's correction across the certificate's requirements
    (:mod:`llmcert.services._monitor_compare`); a significant regression
-   suspends the certificate, naming requirement, rates, p-value and test.
+   suspends the certificate, naming requirement, rates, p-value and test;
+3. an in-process model's answers depend on the hardware class it runs on
+   (``report._hardware``): a re-test on another class than the certified
+   assessment's is reported as such, and a regression it finds is reported but
+   does not suspend; with ``same_hardware`` such a re-test is not run at all.
 
 Every check is a line of ``monitor.jsonl`` under ``output``, and each new
 assessment (with the responses behind it) is kept beside it as evidence. A
@@ -38,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 from llmcert._hashing import short
 from llmcert.errors import LlmcertError, SpecError
 from llmcert.models import ModelBackend, ModelRef, open_backend
+from llmcert.report import hardware_difference
+from llmcert.services._hardware import hardware_class
 from llmcert.services._monitor_check import (
     ACTOR,
     CheckContext,
@@ -77,6 +83,8 @@ class MonitorRequest:
     #: Local dataset copies by suite name, for suites built on importers.
     data: Mapping[str, Path] = field(default_factory=dict)
     concurrency: int = 8
+    #: Refuse to re-test on another hardware class than the certified assessment's.
+    same_hardware: bool = False
 
     def __post_init__(self) -> None:
         if self.sample < 1:
@@ -210,6 +218,14 @@ async def _check_model(
         )
         return [suspend(registry, ctx, reason, "identity", "identity_changed", observed_digest=new)]
     findings = [ctx.finding("identity", "ok", "identity unchanged", observed_digest=new)]
+    if request.same_hardware:
+        here = await asyncio.to_thread(hardware_class, backend)
+        difference = hardware_difference(certified.assessment.environment.hardware_class, here)
+        if difference is not None:
+            findings.append(
+                ctx.finding("hardware", "skipped", f"not re-tested (--same-hardware): {difference}")
+            )
+            return findings
 
     stamp = moment.strftime("%Y%m%dT%H%M%SZ")
     out_dir = (
@@ -251,8 +267,23 @@ async def _check_model(
             )
         )
         return findings
+    difference = hardware_difference(
+        certified_assessment.environment.hardware_class, fresh.environment.hardware_class
+    )
+    if difference is not None:
+        findings.append(
+            ctx.finding(
+                "hardware",
+                "hardware_differs",
+                f"{difference}; a regression on this class is reported, not acted on",
+                seed=seed,
+                evidence=evidence,
+            )
+        )
     findings.extend(
-        compare_requirements(registry, certified, fresh.requirements, ctx, seed, evidence)
+        compare_requirements(
+            registry, certified, fresh.requirements, ctx, seed, evidence, hold=difference
+        )
     )
     return findings
 
@@ -272,16 +303,22 @@ async def _notify(
         return
     suspended = [f for f in findings if f.suspended]
     failed = [f for f in findings if f.outcome == "error"]
-    if not suspended and not failed:
+    held = [f for f in findings if f.outcome == "regression" and not f.suspended]
+    if suspended:
+        event, reasons = "certificate.suspended", suspended
+    elif failed:
+        event, reasons = "certificate.check_failed", failed
+    elif held:
+        event, reasons = "certificate.regression_not_acted_on", held
+    else:
         return
-    event = "certificate.suspended" if suspended else "certificate.check_failed"
     payload = {
         "event": event,
         "certificate_id": certificate.id,
         "standard": certificate.standard_ref,
         "model_digest": certificate.model_digest,
         "checked_at": findings[0].checked_at,
-        "reason": "; ".join(f.detail for f in (suspended or failed)),
+        "reason": "; ".join(f.detail for f in reasons),
         "findings": [f.to_dict() for f in findings],
     }
     delivery = await post_webhook(request.webhook, payload)
