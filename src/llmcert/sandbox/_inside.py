@@ -6,7 +6,7 @@ program and its tests in one namespace and says how that ended. The harness
 trusts only what this file reports and how the process ended: a program that
 exits before its tests have run never counts as passing.
 
-Usage: python -I -S -B _inside.py STATUS_FD DIR LIMITS_JSON
+Usage: python -I -B _inside.py STATUS_FD DIR LIMITS_JSON
 """
 
 import contextlib

@@ -24,7 +24,15 @@ from llmcert.sandbox._policy import Limits, SandboxPolicy
 from llmcert.sandbox._seccomp import data_fd, seccomp_program
 
 _INSIDE = Path(__file__).with_name("_inside.py")
-_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/work", "TMPDIR": "/work"}
+_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/work",
+    "TMPDIR": "/work",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
+_ETC = ("/etc/alternatives", "/etc/ld.so.cache")
 _MERGED_USR = (
     ("usr/bin", "/bin"),
     ("usr/sbin", "/sbin"),
@@ -56,6 +64,10 @@ def _bwrap_argv(policy: SandboxPolicy, fds: dict[str, int]) -> list[str]:
     ]
     for target, link in _MERGED_USR:
         argv += ["--symlink", target, link]
+    # Debian resolves shared libraries (libblas for numpy) through /etc/alternatives;
+    # nothing else of /etc is visible (no passwd, no shadow).
+    for path in _ETC:
+        argv += ["--ro-bind-try", path, path]
     prefix = Path(policy.python).resolve().parent.parent
     if not str(prefix).startswith("/usr"):
         argv += ["--ro-bind", str(prefix), str(prefix)]
@@ -105,7 +117,6 @@ def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
                 *_bwrap_argv(policy, fds),
                 policy.python,
                 "-I",
-                "-S",
                 "-B",
                 "/sandbox/_inside.py",
                 str(status_w),
@@ -124,7 +135,6 @@ def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
             argv = [
                 policy.python,
                 "-I",
-                "-S",
                 "-B",
                 str(_INSIDE),
                 str(status_w),
