@@ -53,7 +53,7 @@ def extract_code(text: str, *, kind: PromptKind, prompt: str = "", entry_point: 
         chosen = candidates[0] if candidates else text
     if entry_point and not _defines(chosen, entry_point) and _defines(prompt, entry_point):
         indented = chosen if chosen.startswith((" ", "\t")) else _indent(chosen)
-        return prompt + indented + "\n"
+        return prompt + indented.rstrip("\n") + "\n"
     return _imports(prompt) + chosen.strip("\n") + "\n"
 
 

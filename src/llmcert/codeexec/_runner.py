@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,6 +71,17 @@ class CodeRunner:
         self.cache.put(key, execution)
         return execution
 
+    def run_many(
+        self, jobs: Sequence[tuple[str, str, float | None]], *, workers: int = 2
+    ) -> list[Execution]:
+        """Run (program, tests, CPU seconds) jobs on ``workers`` threads, results in order.
+
+        Each execution is its own process tree, so threads only wait; two
+        workers per core keeps the CPU busy while bubblewrap sets up the next.
+        """
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            return list(pool.map(lambda job: self.run(job[0], job[1], cpu_seconds=job[2]), jobs))
+
     def calibrate(self, reference: str, tests: str) -> Calibration:
         """Run the reference solution once (cached) and derive the task's CPU limit."""
         key = execution_key(reference, tests, self.policy)
@@ -79,5 +92,6 @@ class CodeRunner:
         t_ref = ex.cpu_seconds if ex.outcome is Outcome.PASSED else None
         limit = max(self.t_base, self.k * t_ref) if t_ref is not None else self.t_base
         cal = Calibration(t_ref, round(limit, 3), self.t_base, self.k, ex.outcome.value)
-        self._calibrations[key] = cal
+        if ex.outcome is not Outcome.SANDBOX_FAILURE:  # a harness failure may not recur
+            self._calibrations[key] = cal
         return cal

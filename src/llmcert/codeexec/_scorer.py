@@ -96,6 +96,9 @@ class CodeTestsScorer:
         for which, tests in suites.items():
             cal = self.runner.calibrate(str(meta.get("canonical", "")), tests)
             record[f"{which}_calibration"] = cal.to_dict()
+            if cal.reference_outcome == Outcome.SANDBOX_FAILURE.value:
+                record[which] = Outcome.SANDBOX_FAILURE.value
+                return Score(ScoreStatus.ERROR, extracted=program, explanation=json.dumps(record))
             if cal.reference_outcome != Outcome.PASSED.value:
                 record[which] = "reference_failed"
                 if which == self.decide_on:

@@ -101,9 +101,12 @@ def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
     digest = policy.digest()
     sandboxed = policy.isolation != "none"
     status_r, status_w = os.pipe()
+    # The write end belongs to _supervise, which closes it once the child holds it;
+    # closing it twice could close another thread's descriptor of the same number.
+    handed = False
     with ExitStack() as stack:
         stack.callback(_close, status_r)
-        stack.callback(_close, status_w)
+        stack.callback(lambda: handed or _close(status_w))
         if sandboxed:
             fds = {
                 "inside": stack.enter_context(data_fd(_INSIDE.read_bytes(), "inside")),
@@ -143,6 +146,7 @@ def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
             ]
             popen_kw = {"pass_fds": (status_w,)}
             cwd = folder
+        handed = True
         return _supervise(argv, popen_kw, cwd, status_r, status_w, policy, digest, sandboxed)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -177,6 +181,7 @@ def _supervise(
             **popen_kw,
         )  # type: ignore[call-overload]
     except OSError as exc:
+        os.close(status_w)
         return Execution(
             outcome=Outcome.SANDBOX_FAILURE,
             detail=f"cannot start {argv[0]}: {exc}",
