@@ -39,8 +39,10 @@ def main() -> None:
     wall = time.perf_counter() - start
     outcomes = Counter(r.outcome.value for r in results)
     cpu = sum(r.cpu_seconds or 0.0 for r in results)
-    print(f"{len(items)} canonical solutions ({'extended' if args.plus else 'original'} tests), "
-          f"{args.workers} workers: {wall:.2f} s wall, {cpu:.2f} s CPU inside the programs")
+    print(
+        f"{len(items)} canonical solutions ({'extended' if args.plus else 'original'} tests), "
+        f"{args.workers} workers: {wall:.2f} s wall, {cpu:.2f} s CPU inside the programs"
+    )
     print(f"outcomes: {dict(outcomes)}")
 
 

@@ -99,6 +99,11 @@ def test_code_standard_end_to_end(tmp_path: Path) -> None:
     assert by_id["right-pass3"]["verdict"] == "info"
     assert by_id["wrong-pass1"]["verdict"] == "fail"
     assert by_id["wrong-pass1"]["estimate"] == 0.0
+    outcomes = by_id["wrong-pass1"]["decision"]["parameters"]["outcomes"]
+    assert sum(outcomes.values()) == 36
+    assert "passed" not in outcomes
+    assert set(outcomes) <= {"failed_assertion", "runtime_error"}
+    assert by_id["right-pass1"]["decision"]["parameters"]["outcomes"] == {"passed": 36}
     assert by_id["insecure"]["verdict"] == "pass"
     assert by_id["isolation"]["verdict"] == "pass"
     assert by_id["isolation"]["check"]["policy_digest"].startswith("sha256:")

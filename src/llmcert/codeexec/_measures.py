@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -48,8 +48,12 @@ def code_estimate(
     which = "plus" if match.group(2) else "base"
     samples: dict[str, list[bool]] = defaultdict(list)
     n_error = n_unscored = n_harness = 0
+    outcomes: Counter[str] = Counter()
     for r in records:
         score = r.score or {}
+        outcomes[
+            _explained(score).get(which) or ("model_error" if r.status != "ok" else "none")
+        ] += 1
         if r.status != "ok":
             if errors_as_failure:
                 samples[r.item_id].append(False)
@@ -72,12 +76,13 @@ def code_estimate(
         level=level,
         name=metric,
     )
-    return Estimate(
-        **{
-            **est.__dict__,
-            "details": {**est.details, "tests": which, "sandbox_failures": n_harness},
-        }
-    )
+    details = {
+        **est.details,
+        "tests": which,
+        "sandbox_failures": n_harness,
+        "outcomes": dict(sorted(outcomes.items())),
+    }
+    return Estimate(**{**est.__dict__, "details": details})
 
 
 def _at_least(severity: str, minimum: Level) -> bool:

@@ -106,7 +106,7 @@ def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
     handed = False
     with ExitStack() as stack:
         stack.callback(_close, status_r)
-        stack.callback(lambda: handed or _close(status_w))
+        stack.callback(lambda: None if handed else _close(status_w))
         if sandboxed:
             fds = {
                 "inside": stack.enter_context(data_fd(_INSIDE.read_bytes(), "inside")),
