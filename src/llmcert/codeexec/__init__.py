@@ -6,10 +6,9 @@ from llmcert.codeexec._extract import PromptKind, extract_code
 from llmcert.codeexec._insecure import Finding, ScanResult, scan_programs
 from llmcert.codeexec._measures import code_estimate, insecure_estimate, is_code_metric
 from llmcert.codeexec._runner import T_BASE, Calibration, CodeRunner, K
-from llmcert.codeexec._scorer import OPT_OUT_ENV, CodeTestsScorer, shared_runner
+from llmcert.codeexec._scorer import CodeTestsScorer, shared_runner
 
 __all__ = [
-    "OPT_OUT_ENV",
     "T_BASE",
     "Calibration",
     "CodeRunner",

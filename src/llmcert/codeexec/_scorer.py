@@ -20,11 +20,8 @@ from llmcert.errors import ScoringError
 from llmcert.items._blobs import get_blob
 from llmcert.items._item import Item
 from llmcert.models._types import Generation, ModelOutput
-from llmcert.sandbox import Execution, Outcome, Sandbox
+from llmcert.sandbox import OPT_OUT_ENV, Execution, Outcome, Sandbox
 from llmcert.scoring._types import RequestKind, Score, ScoreStatus
-
-#: Set to a reason to run model-written code without the sandbox (loud, recorded).
-OPT_OUT_ENV = "LLMCERT_UNSAFE_NO_SANDBOX"
 
 _RUNNERS: dict[tuple[float, float, str | None], CodeRunner] = {}
 

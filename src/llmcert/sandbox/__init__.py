@@ -11,12 +11,13 @@ the explicit :meth:`Sandbox.unsandboxed` opt-out, recorded in the policy.
 from llmcert.sandbox._escape import PROBES, ProbeResult, processes_with, run_escape_suite
 from llmcert.sandbox._layers import LAYERS, SandboxUnavailable, require_layers
 from llmcert.sandbox._outcome import Execution, Outcome
-from llmcert.sandbox._policy import Limits, SandboxPolicy
+from llmcert.sandbox._policy import OPT_OUT_ENV, Limits, SandboxPolicy
 from llmcert.sandbox._run import execute
 from llmcert.sandbox._sandbox import Sandbox, UnsandboxedExecution
 
 __all__ = [
     "LAYERS",
+    "OPT_OUT_ENV",
     "PROBES",
     "Execution",
     "Limits",

@@ -11,7 +11,7 @@ from threading import Lock
 
 from llmcert.errors import LlmcertError
 from llmcert.sandbox._outcome import Outcome
-from llmcert.sandbox._policy import SandboxPolicy
+from llmcert.sandbox._policy import OPT_OUT_ENV, SandboxPolicy
 from llmcert.sandbox._run import execute
 from llmcert.sandbox._seccomp import SeccompUnavailable, seccomp_program
 
@@ -23,7 +23,7 @@ class SandboxUnavailable(LlmcertError):
         self.layer, self.reason, self.install = layer, reason, install
         super().__init__(
             f"sandbox layer '{layer}' unavailable: {reason}. {install}. Refusing to run "
-            "model-written code without it (an explicit opt-out exists: --unsafe-no-sandbox)."
+            f"model-written code without it (the explicit opt-out: {OPT_OUT_ENV}=REASON)."
         )
 
 

@@ -18,6 +18,9 @@ Isolation = Literal["bubblewrap+seccomp", "none"]
 #: The interpreter the sandboxed code runs on. It must be readable by the
 #: unprivileged sandbox user, which a per-user install under /root is not.
 DEFAULT_PYTHON = "/usr/bin/python3"
+#: Environment variable holding the reason to run model-written code without the
+#: sandbox: the one, explicit and recorded, opt-out.
+OPT_OUT_ENV = "LLMCERT_UNSAFE_NO_SANDBOX"
 #: The unprivileged user the sandboxed code runs as when llmcert runs as root.
 NOBODY = 65534
 

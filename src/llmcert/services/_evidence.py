@@ -188,8 +188,7 @@ def sandbox_self_test(params: Mapping[str, Any], ctx: EvidenceContext) -> CheckR
     The details record the policy digest and one line per attempt, so the
     assessment (and a certificate over it) says under which isolation code ran.
     """
-    from llmcert.codeexec import OPT_OUT_ENV
-    from llmcert.sandbox import SandboxPolicy, run_escape_suite
+    from llmcert.sandbox import OPT_OUT_ENV, SandboxPolicy, run_escape_suite
 
     policy = SandboxPolicy()
     opted_out = os.environ.get(OPT_OUT_ENV)
