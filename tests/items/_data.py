@@ -20,6 +20,10 @@ CASES: dict[str, tuple[str, dict[str, object], int]] = {
     "truthfulqa_mc1": ("truthfulqa", {}, 790),
     "truthfulqa_mc1-v1": ("truthfulqa", {"version": "v1"}, 817),
     "safetybench_zh": ("safetybench_zh_subset", {}, 2100),
+    "humaneval": ("humaneval", {}, 164),
+    "humanevalplus": ("humanevalplus", {}, 164),
+    "mbpp": ("mbpp", {}, 500),
+    "mbppplus": ("mbppplus", {}, 378),
 }
 
 

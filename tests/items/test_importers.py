@@ -19,7 +19,17 @@ def raw_jsonl(path: Path) -> list[dict[str, object]]:
 
 
 def test_importer_names() -> None:
-    assert IMPORTERS == ("bbh", "gsm8k", "mgsm", "safetybench_zh", "truthfulqa_mc1")
+    assert IMPORTERS == (
+        "bbh",
+        "gsm8k",
+        "humaneval",
+        "humanevalplus",
+        "mbpp",
+        "mbppplus",
+        "mgsm",
+        "safetybench_zh",
+        "truthfulqa_mc1",
+    )
 
 
 # --- counts, ids and metadata on the local copies ------------------------------

@@ -30,6 +30,11 @@ IMPORTER_SUITES = {
     "truthfulqa-mc1": ("truthfulqa", "truthfulqa_mc1", "choice_loglikelihood", "completion"),
     "truthfulqa-mc1-gen": ("truthfulqa", "truthfulqa_mc1", "choice_letter", "chat"),
     "safetybench-zh": ("safetybench_zh_subset", "safetybench_zh", "choice_letter", "chat"),
+    "humaneval": ("humaneval", "humaneval", "code_tests", "chat"),
+    "humaneval-completion": ("humaneval", "humaneval", "code_tests", "completion"),
+    "humaneval-plus": ("humanevalplus", "humanevalplus", "code_tests", "chat"),
+    "mbpp": ("mbpp", "mbpp", "code_tests", "chat"),
+    "mbpp-plus": ("mbppplus", "mbppplus", "code_tests", "chat"),
 }
 COUNTS = {
     "gsm8k": 1319,
@@ -39,6 +44,11 @@ COUNTS = {
     "truthfulqa-mc1": 790,
     "truthfulqa-mc1-gen": 790,
     "safetybench-zh": 2100,
+    "humaneval": 164,
+    "humaneval-completion": 164,
+    "humaneval-plus": 164,
+    "mbpp": 500,
+    "mbpp-plus": 378,
 }
 
 

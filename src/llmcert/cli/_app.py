@@ -18,6 +18,7 @@ from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_llm_command, judge_refusal_command
 from llmcert.cli._monitor import monitor_command
 from llmcert.cli._plan import plan_command
+from llmcert.cli._sandbox import sandbox_app
 from llmcert.cli._scan import scan_command
 from llmcert.cli._serve import serve_app
 from llmcert.cli._sign import sign_command, verify_command
@@ -80,6 +81,7 @@ audit_app.command("verify")(handle_errors(audit_verify_command))
 audit_app.command("publish")(handle_errors(audit_publish_command))
 app.add_typer(audit_app, name="audit")
 app.add_typer(serve_app, name="serve")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ BUILTIN_SCORERS: Mapping[str, str] = {
     "choice_loglikelihood": "llmcert.scoring.choice:ChoiceLoglikelihoodScorer",
     "refusal": "llmcert.judges.refusal:RefusalScorer",
     "keyword": "llmcert.judges.keywords:KeywordScorer",
+    "code_tests": "llmcert.codeexec:CodeTestsScorer",
 }
 
 _NAME_FIELD = "scorer.name"

@@ -31,6 +31,7 @@ from llmcert.stats import (
     Counts,
     Decision,
     DecisionRule,
+    EstimateBound,
     JudgeErrorRates,
 )
 
@@ -185,6 +186,8 @@ def from_decision(
 def decide_suite_requirement(req: Requirement, run: SuiteRun, base: Path) -> RequirementResult:
     assert isinstance(req.measure, SuiteMeasure)
     metric = req.measure.metric
+    if req.measure.estimated:
+        return _decide_estimated(req, run, base)
     if metric != "accuracy":
         raise SpecError(
             f"requirement {req.id}: only the 'accuracy' metric can be decided as a rate, "
@@ -209,6 +212,25 @@ def decide_suite_requirement(req: Requirement, run: SuiteRun, base: Path) -> Req
         judge=judge,
         evidence=_link(run, records, base),
         n_planned=len(records),
+    )
+
+
+def _decide_estimated(req: Requirement, run: SuiteRun, base: Path) -> RequirementResult:
+    """Metrics that are means over items (pass@k, insecure-code rate): an Estimate and its rule."""
+    from llmcert.codeexec import code_estimate
+
+    assert isinstance(req.measure, SuiteMeasure)
+    records = _counted(req, run)
+    rule = EstimateBound(confidence=req.confidence, informational=req.rule == "point_estimate")
+    if req.errors == "inconclusive_if_any" and any(r.status != "ok" for r in records):
+        rule = EstimateBound(confidence=req.confidence, informational=True)
+    est = code_estimate(
+        req.measure.metric, records, level=rule.level, errors_as_failure=req.errors == "as_failure"
+    )
+    threshold = req.threshold if req.threshold is not None else 0.0
+    decision = rule.decide(est, threshold, req.direction, min_n=req.min_n)
+    return from_decision(
+        req, decision, judge=None, evidence=_link(run, records, base), n_planned=len(records)
     )
 
 

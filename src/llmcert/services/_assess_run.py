@@ -49,6 +49,13 @@ class SuitePlan:
         return all(r.rule == "sequential" for r in self.requirements)
 
     @property
+    def samples_per_item(self) -> bool:
+        """Estimated metrics (pass@k) read every repeat the suite asks for; rates read one."""
+        return all(
+            isinstance(r.measure, SuiteMeasure) and r.measure.estimated for r in self.requirements
+        )
+
+    @property
     def sample(self) -> int | None:
         """The most items any requirement asks for (None: the whole suite)."""
         sizes = [r.sample for r in self.requirements]
@@ -169,7 +176,8 @@ async def run_plan(
         command=command,
     )
     prepared = _pipeline.prepare(request)
-    prepared = dataclasses.replace(prepared, repeats=1)
+    repeats = prepared.suite.spec.repeats if plan.samples_per_item else 1
+    prepared = dataclasses.replace(prepared, repeats=repeats)
     _pipeline.check_compatible(prepared, model)
     wanted = plan.sample if limit is None else min(limit, plan.sample or limit)
     order = _draw(prepared, wanted, seed)

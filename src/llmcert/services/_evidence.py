@@ -10,6 +10,7 @@ itself but records by digest. Other packages add checks under the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -181,7 +182,39 @@ def attestation(params: Mapping[str, Any], ctx: EvidenceContext) -> CheckResult:
     )
 
 
+def sandbox_self_test(params: Mapping[str, Any], ctx: EvidenceContext) -> CheckResult:
+    """The sandbox that ran the model's code stops every attempt of the escape suite.
+
+    The details record the policy digest and one line per attempt, so the
+    assessment (and a certificate over it) says under which isolation code ran.
+    """
+    from llmcert.sandbox import OPT_OUT_ENV, SandboxPolicy, run_escape_suite
+
+    policy = SandboxPolicy()
+    opted_out = os.environ.get(OPT_OUT_ENV)
+    results = run_escape_suite(policy)
+    escaped = [r.name for r in results if not r.stopped]
+    details = {
+        "policy_digest": policy.digest(),
+        "policy": policy.model_dump(mode="json"),
+        "probes": [r.line() for r in results],
+        "opt_out": opted_out,
+    }
+    if opted_out:
+        return CheckResult(
+            Verdict.FAIL, f"model-written code ran WITHOUT the sandbox ({opted_out})", details
+        )
+    if escaped:
+        return CheckResult(Verdict.FAIL, f"escapes not stopped: {', '.join(escaped)}", details)
+    return CheckResult(
+        Verdict.PASS,
+        f"all {len(results)} escape attempts stopped; sandbox policy {policy.digest()[:19]}…",
+        details,
+    )
+
+
 BUILTIN_CHECKS: Mapping[str, Check] = {
+    "sandbox-self-test": sandbox_self_test,
     "suite-size": suite_size,
     "bank-coverage": bank_coverage,
     "keyword-library": keyword_library,

@@ -10,6 +10,7 @@ from llmcert.standards._spec import StandardSpec, load_standard_file
 #: Built-in standards by id -> file inside ``llmcert/standards/builtin``. A manifest,
 #: so that naming one standard never parses every file.
 BUILTIN_STANDARDS: dict[str, str] = {
+    "code-generation": "code-generation.yaml",
     "example-capability": "example-capability.yaml",
     "gbt-45654-2025": "gbt-45654-2025.yaml",
     "llmcert-capability": "capability.yaml",

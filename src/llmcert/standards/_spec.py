@@ -89,8 +89,17 @@ class Clause(_Strict):
         return value
 
 
+_ESTIMATED_METRIC = re.compile(r"^(pass@[1-9][0-9]*(/plus)?|insecure_rate)$")
+
+
 class SuiteMeasure(_Strict):
-    """A rate measured by running a test suite and reading one metric."""
+    """A rate measured by running a test suite and reading one metric.
+
+    ``accuracy`` is a count per item. Estimated metrics are means over items
+    decided on their interval (``stats.Estimate``): ``pass@K`` and
+    ``pass@K/plus`` (code suites; original or extended tests) and
+    ``insecure_rate`` (the share of generated programs with insecure code).
+    """
 
     kind: Literal["suite"]
     suite: str = Field(description="built-in suite name or suite file")
@@ -98,6 +107,20 @@ class SuiteMeasure(_Strict):
     group: dict[str, str | int | bool] = Field(
         default_factory=dict, description="restrict to items whose metadata match these values"
     )
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if value != "accuracy" and not _ESTIMATED_METRIC.match(value):
+            raise ValueError(
+                f"metric must be 'accuracy', 'pass@K', 'pass@K/plus' or 'insecure_rate', got {value!r}"
+            )
+        return value
+
+    @property
+    def estimated(self) -> bool:
+        """Decided on an interval over items rather than on counts."""
+        return self.metric != "accuracy"
 
 
 class EvidenceMeasure(_Strict):
@@ -183,6 +206,15 @@ class Requirement(_Strict):
             raise ValueError("rule 'graded' and a 'grading' section go together")
         if self.rule == "graded" and self.measure.kind != "suite":
             raise ValueError("rule 'graded' grades a suite measure")
+        if (
+            isinstance(self.measure, SuiteMeasure)
+            and self.measure.estimated
+            and self.rule not in ("confidence_bound", "point_estimate")
+        ):
+            raise ValueError(
+                f"metric {self.measure.metric!r} is decided by rule 'confidence_bound' or "
+                f"'point_estimate', not {self.rule!r}"
+            )
         return self
 
     def decision_rule(self) -> DecisionRule:

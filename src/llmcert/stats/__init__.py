@@ -22,6 +22,13 @@ from llmcert.stats._decision import (
     PointEstimate,
     Verdict,
 )
+from llmcert.stats._estimate import (
+    Estimate,
+    EstimateBound,
+    item_mean_estimate,
+    pass_at_k,
+    pass_at_k_estimate,
+)
 from llmcert.stats._graded import Grade, Graded, grade_for
 from llmcert.stats._intervals import (
     clopper_pearson_interval,
@@ -46,6 +53,8 @@ __all__ = [
     "DecisionRule",
     "Direction",
     "ErrorPolicy",
+    "Estimate",
+    "EstimateBound",
     "Grade",
     "Graded",
     "JudgeErrorRates",
@@ -59,7 +68,10 @@ __all__ = [
     "cluster_bootstrap_interval",
     "corrected_interval",
     "grade_for",
+    "item_mean_estimate",
     "items_needed",
+    "pass_at_k",
+    "pass_at_k_estimate",
     "rogan_gladen",
     "sequential_items_needed",
     "sequential_outlook",

@@ -28,6 +28,11 @@ BUILTIN_SUITES: dict[str, str] = {
     "gbt45654-should-refuse": "gbt45654-should-refuse/suite.yaml",
     "gbt45654-should-not-refuse": "gbt45654-should-not-refuse/suite.yaml",
     "gbt45654-generated": "gbt45654-generated/suite.yaml",
+    "humaneval": "humaneval.yaml",
+    "humaneval-completion": "humaneval-completion.yaml",
+    "humaneval-plus": "humaneval-plus.yaml",
+    "mbpp": "mbpp.yaml",
+    "mbpp-plus": "mbpp-plus.yaml",
 }
 
 

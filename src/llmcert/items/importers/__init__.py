@@ -17,13 +17,20 @@ from llmcert.items._hub import Fetch, cache_root, ensure_files
 from llmcert.items._item import Item
 from llmcert.items.importers._base import Importer, Option
 from llmcert.items.importers.bbh import IMPORTER as _BBH
+from llmcert.items.importers.code import HUMANEVAL, HUMANEVAL_PLUS, MBPP, MBPP_PLUS
 from llmcert.items.importers.gsm8k import IMPORTER as _GSM8K
 from llmcert.items.importers.mgsm import IMPORTER as _MGSM
 from llmcert.items.importers.safetybench import IMPORTER as _SAFETYBENCH
 from llmcert.items.importers.truthfulqa import IMPORTER as _TRUTHFULQA
 
 _REGISTRY: Mapping[str, Importer] = MappingProxyType(
-    {imp.name: imp for imp in (_GSM8K, _MGSM, _BBH, _TRUTHFULQA, _SAFETYBENCH)}
+    {
+        imp.name: imp
+        for imp in (
+            *(_GSM8K, _MGSM, _BBH, _TRUTHFULQA, _SAFETYBENCH),
+            *(HUMANEVAL, HUMANEVAL_PLUS, MBPP, MBPP_PLUS),
+        )
+    }
 )
 
 #: Names of the built-in importers, for ``items.importer`` in a suite file.

@@ -1,0 +1,337 @@
+"""Run a program and its tests under a policy, and classify how it ended.
+
+The outer process is ``bwrap``; it is started in a session of its own so the
+wall-clock deadline and the output cap can kill it with one signal, and the
+sandbox's PID namespace takes every process the program started with it
+(``--die-with-parent``: the namespace's init gets SIGKILL when bwrap dies).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, suppress
+from pathlib import Path
+
+from llmcert.sandbox._outcome import Execution, Outcome
+from llmcert.sandbox._policy import Limits, SandboxPolicy
+from llmcert.sandbox._seccomp import data_fd, seccomp_program
+
+_INSIDE = Path(__file__).with_name("_inside.py")
+_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/work",
+    "TMPDIR": "/work",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
+_ETC = ("/etc/alternatives", "/etc/ld.so.cache")
+_MERGED_USR = (
+    ("usr/bin", "/bin"),
+    ("usr/sbin", "/sbin"),
+    ("usr/lib", "/lib"),
+    ("usr/lib64", "/lib64"),
+)
+
+
+def _bwrap_argv(policy: SandboxPolicy, fds: dict[str, int]) -> list[str]:
+    limits = policy.limits
+    argv = [
+        "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--uid",
+        str(policy.uid),
+        "--gid",
+        str(policy.uid),
+        "--hostname",
+        "sandbox",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
+    for target, link in _MERGED_USR:
+        argv += ["--symlink", target, link]
+    # Debian resolves shared libraries (libblas for numpy) through /etc/alternatives;
+    # nothing else of /etc is visible (no passwd, no shadow).
+    for path in _ETC:
+        argv += ["--ro-bind-try", path, path]
+    prefix = Path(policy.python).resolve().parent.parent
+    if not str(prefix).startswith("/usr"):
+        argv += ["--ro-bind", str(prefix), str(prefix)]
+    argv += [
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits.work_dir_bytes),
+        "--tmpfs",
+        "/work",
+        "--chdir",
+        "/work",
+    ]
+    for name in ("inside", "program", "tests"):
+        target = "/sandbox/_inside.py" if name == "inside" else f"/sandbox/{name}.py"
+        argv += ["--perms", "0444", "--ro-bind-data", str(fds[name]), target]
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--seccomp", str(fds["seccomp"]), "--"]
+    return argv
+
+
+def _limits_json(limits: Limits) -> str:
+    return json.dumps(
+        limits.model_dump(
+            include={"cpu_seconds", "memory_bytes", "processes", "file_bytes", "open_files"}
+        )
+    )
+
+
+def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
+    """Run ``program`` then ``tests`` in one namespace; never raises for what the code does."""
+    digest = policy.digest()
+    sandboxed = policy.isolation != "none"
+    status_r, status_w = os.pipe()
+    # The write end belongs to _supervise, which closes it once the child holds it;
+    # closing it twice could close another thread's descriptor of the same number.
+    handed = False
+    with ExitStack() as stack:
+        stack.callback(_close, status_r)
+        stack.callback(lambda: None if handed else _close(status_w))
+        if sandboxed:
+            fds = {
+                "inside": stack.enter_context(data_fd(_INSIDE.read_bytes(), "inside")),
+                "program": stack.enter_context(data_fd(program.encode(), "program")),
+                "tests": stack.enter_context(data_fd(tests.encode(), "tests")),
+                "seccomp": stack.enter_context(
+                    data_fd(seccomp_program(deny_inet_sockets=policy.deny_inet_sockets), "seccomp")
+                ),
+            }
+            argv = [
+                *_bwrap_argv(policy, fds),
+                policy.python,
+                "-I",
+                "-B",
+                "/sandbox/_inside.py",
+                str(status_w),
+                "/sandbox",
+                _limits_json(policy.limits),
+            ]
+            drop = os.geteuid() == 0
+            popen_kw: dict[str, object] = {"pass_fds": (status_w, *fds.values())}
+            if drop:
+                popen_kw.update(user=policy.uid, group=policy.uid, extra_groups=[])
+            cwd = None
+        else:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="llmcert-unsandboxed-"))
+            Path(folder, "program.py").write_text(program, encoding="utf-8")
+            Path(folder, "tests.py").write_text(tests, encoding="utf-8")
+            argv = [
+                policy.python,
+                "-I",
+                "-B",
+                str(_INSIDE),
+                str(status_w),
+                folder,
+                _limits_json(policy.limits),
+            ]
+            popen_kw = {"pass_fds": (status_w,)}
+            cwd = folder
+        handed = True
+        return _supervise(argv, popen_kw, cwd, status_r, status_w, policy, digest, sandboxed)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _close(fd: int) -> None:
+    with suppress(OSError):
+        os.close(fd)
+
+
+def _supervise(
+    argv: list[str],
+    popen_kw: dict[str, object],
+    cwd: str | None,
+    status_r: int,
+    status_w: int,
+    policy: SandboxPolicy,
+    digest: str,
+    sandboxed: bool,
+) -> Execution:
+    limits = policy.limits
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_ENV,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+            **popen_kw,
+        )  # type: ignore[call-overload]
+    except OSError as exc:
+        os.close(status_w)
+        return Execution(
+            outcome=Outcome.SANDBOX_FAILURE,
+            detail=f"cannot start {argv[0]}: {exc}",
+            wall_seconds=0.0,
+            sandboxed=sandboxed,
+            policy_digest=digest,
+        )
+    os.close(status_w)
+    buffers = {"stdout": bytearray(), "stderr": bytearray(), "status": bytearray()}
+    sel = selectors.DefaultSelector()
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    status_file = os.fdopen(status_r, "rb", buffering=0, closefd=False)
+    sel.register(status_file, selectors.EVENT_READ, "status")
+    deadline = started + limits.deadline
+    killed: str | None = None
+    output = 0
+    try:
+        while sel.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                killed = "wall"
+                break
+            for key, _ in sel.select(timeout=min(remaining, 1.0)):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    continue
+                buffers[key.data].extend(chunk)
+                if key.data != "status":
+                    output += len(chunk)
+                    if output > limits.output_bytes:
+                        killed = "output"
+                if killed:
+                    break
+            if killed:
+                break
+    finally:
+        sel.close()
+        if killed:
+            _kill(proc)
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            killed = killed or "wall"
+            _kill(proc)
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    wall = time.monotonic() - started
+    return _classify(proc.returncode, killed, buffers, limits, wall, sandboxed, digest)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _text(data: bytes | bytearray, cap: int) -> str:
+    return bytes(data[:cap]).decode("utf-8", errors="replace")
+
+
+def _classify(
+    rc: int,
+    killed: str | None,
+    buffers: dict[str, bytearray],
+    limits: Limits,
+    wall: float,
+    sandboxed: bool,
+    digest: str,
+) -> Execution:
+    records = []
+    for line in bytes(buffers["status"]).splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    events = {r.get("event"): r for r in records if isinstance(r, dict)}
+    cap = limits.output_bytes
+    stdout, stderr = _text(buffers["stdout"], cap), _text(buffers["stderr"], cap)
+    common = {
+        "wall_seconds": round(wall, 4),
+        "exit_status": rc,
+        "stdout": stdout,
+        "stderr": stderr,
+        "sandboxed": sandboxed,
+        "policy_digest": digest,
+    }
+    if "started" not in events:
+        if killed == "wall":
+            detail = f"the sandbox did not start within {limits.deadline:g} s"
+        else:
+            detail = stderr.strip()[-500:] or f"the sandbox exited with status {rc} before starting"
+        return Execution(outcome=Outcome.SANDBOX_FAILURE, detail=detail, **common)
+    if killed == "output":
+        return Execution(
+            outcome=Outcome.OUTPUT_LIMIT,
+            detail=f"more than {limits.output_bytes} bytes of output",
+            **common,
+        )
+    if killed == "wall":
+        return Execution(
+            outcome=Outcome.TIME_LIMIT,
+            detail=f"wall-clock deadline of {limits.deadline:g} s",
+            **common,
+        )
+    done = events.get("done")
+    if done is not None and rc == 0:
+        cpu = done.get("cpu_seconds")
+        return Execution(
+            outcome=Outcome(done.get("outcome", "runtime_error")),
+            detail=str(done.get("detail", ""))[:500],
+            cpu_seconds=cpu if isinstance(cpu, (int, float)) else None,
+            **common,
+        )
+    signum = _signal_of(rc)
+    if signum in (signal.SIGXCPU, signal.SIGKILL):
+        return Execution(
+            outcome=Outcome.TIME_LIMIT, detail=f"CPU limit of {limits.cpu_seconds:g} s", **common
+        )
+    if signum == signal.SIGXFSZ:
+        return Execution(outcome=Outcome.OUTPUT_LIMIT, detail="file size limit", **common)
+    if signum is not None:
+        return Execution(
+            outcome=Outcome.RUNTIME_ERROR,
+            detail=f"killed by {signal.Signals(signum).name}",
+            **common,
+        )
+    return Execution(
+        outcome=Outcome.RUNTIME_ERROR,
+        detail=f"exited with status {rc} before its tests completed",
+        **common,
+    )
+
+
+def _signal_of(rc: int) -> int | None:
+    """bwrap reports a child killed by signal N as 128 + N; a direct child as -N."""
+    if rc < 0:
+        return -rc
+    if 128 < rc < 128 + 65:
+        try:
+            return int(signal.Signals(rc - 128))
+        except ValueError:
+            return None
+    return None
+
+
+__all__ = ["execute"]
+
+if sys.platform != "linux":  # pragma: no cover
+    raise ImportError("llmcert.sandbox needs Linux (namespaces, seccomp, rlimits)")

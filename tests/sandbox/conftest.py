@@ -1,0 +1,39 @@
+"""The sandbox tests need bubblewrap and user namespaces; without them they fail, not skip:
+a missing sandbox is exactly what llmcert must refuse to hide."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from llmcert.sandbox import SandboxPolicy
+
+
+@pytest.fixture
+def policy() -> SandboxPolicy:
+    return SandboxPolicy().with_limits(cpu_seconds=1, wall_seconds=4)
+
+
+def sandbox_processes(uid: int, *, grace: float = 3.0) -> list[int]:
+    """Host processes (zombies included) of the sandbox user, after a grace period for reaping."""
+    end = time.monotonic() + grace
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if entry.stat().st_uid == uid:
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
+        if not found or time.monotonic() > end:
+            return found
+        time.sleep(0.05)
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="the uid drop is only done when llmcert runs as root"
+)

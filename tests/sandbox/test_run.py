@@ -1,0 +1,98 @@
+"""Each kind of ending gets its own outcome; nothing hangs and nothing is left running."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from llmcert.sandbox import Outcome, Sandbox, SandboxPolicy, execute
+from tests.sandbox.conftest import needs_root, sandbox_processes
+
+CASES = [
+    ("def f(x):\n    return x + 1\n", "assert f(1) == 2\n", Outcome.PASSED),
+    ("def f(x):\n    return x\n", "assert f(1) == 2\n", Outcome.FAILED_ASSERTION),
+    ("def f(x):\n    return 1 / 0\n", "f(1)\n", Outcome.RUNTIME_ERROR),
+    ("def f(:\n", "", Outcome.RUNTIME_ERROR),
+    ("import os\nos._exit(0)\n", "assert False\n", Outcome.RUNTIME_ERROR),
+    ("import sys\nsys.exit(0)\n", "", Outcome.RUNTIME_ERROR),
+    ("while True:\n    pass\n", "", Outcome.TIME_LIMIT),
+    ("import time\ntime.sleep(60)\n", "", Outcome.TIME_LIMIT),
+    ("x = bytearray(8 * 1024 ** 3)\n", "", Outcome.MEMORY_LIMIT),
+    ("while True:\n    print('x' * 4096)\n", "", Outcome.OUTPUT_LIMIT),
+    ("import os, sys\nwhile True:\n    os.write(1, os.urandom(65536))\n", "", Outcome.OUTPUT_LIMIT),
+    ("open('big', 'wb').write(b'0' * (64 << 20))\n", "", Outcome.OUTPUT_LIMIT),
+    ("import os\nwhile True:\n    os.fork()\n", "", Outcome.RUNTIME_ERROR),
+]
+
+
+@pytest.mark.parametrize(("program", "tests", "expected"), CASES)
+def test_outcomes_are_kept_apart(
+    policy: SandboxPolicy, program: str, tests: str, expected: Outcome
+) -> None:
+    start = time.monotonic()
+    ex = execute(policy, program, tests)
+    assert ex.outcome is expected, (ex.outcome, ex.detail, ex.stderr[-300:])
+    assert ex.sandboxed
+    assert ex.policy_digest == policy.digest()
+    assert time.monotonic() - start < policy.limits.deadline + 5
+
+
+def test_passed_run_reports_cpu_time_and_output(policy: SandboxPolicy) -> None:
+    ex = execute(policy, "print('hello')\nsum(range(10**6))\n", "")
+    assert ex.outcome is Outcome.PASSED
+    assert ex.stdout == "hello\n"
+    assert ex.cpu_seconds is not None
+    assert ex.cpu_seconds > 0
+
+
+def test_binary_output_is_kept_readable(policy: SandboxPolicy) -> None:
+    ex = execute(policy, "import sys\nsys.stdout.buffer.write(bytes(range(256)))\n", "")
+    assert ex.outcome is Outcome.PASSED
+    assert "\ufffd" in ex.stdout
+
+
+def test_a_broken_interpreter_is_a_sandbox_failure_not_a_wrong_answer(
+    policy: SandboxPolicy,
+) -> None:
+    broken = policy.model_copy(update={"python": "/usr/bin/does-not-exist"})
+    ex = execute(broken, "pass\n", "")
+    assert ex.outcome is Outcome.SANDBOX_FAILURE
+    assert ex.outcome.is_harness_error
+
+
+def test_forged_marker_on_stderr_is_not_a_sandbox_failure(policy: SandboxPolicy) -> None:
+    ex = execute(policy, "import sys, os\nsys.stderr.write('bwrap: fake\\n')\nos._exit(1)\n", "")
+    assert ex.outcome is Outcome.RUNTIME_ERROR
+
+
+@needs_root
+def test_code_runs_as_the_unprivileged_user(policy: SandboxPolicy) -> None:
+    ex = execute(policy, "import os\nprint(os.getuid(), os.geteuid(), os.getgid())\n", "")
+    assert ex.stdout.split() == [str(policy.uid)] * 3
+
+
+@needs_root
+def test_nothing_survives_forks_daemons_and_kills(policy: SandboxPolicy) -> None:
+    programs = [
+        "import os\nwhile True:\n    os.fork()\n",
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)\n",
+        "import os, time\nfor _ in range(5):\n    if os.fork() == 0:\n        time.sleep(600)\ntime.sleep(600)\n",
+        "import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)\nwhile True:\n    print('y' * 1000)\n",
+    ]
+    for program in programs:
+        execute(policy, program, "")
+    assert sandbox_processes(policy.uid) == []
+
+
+def test_unsandboxed_opt_out_is_loud_and_recorded(policy: SandboxPolicy) -> None:
+    with pytest.warns(UserWarning, match="WITHOUT A SANDBOX"):
+        box = Sandbox.unsandboxed("debugging a scorer", policy)
+    ex = box.run("def f():\n    return 1\n", "assert f() == 1\n")
+    assert ex.outcome is Outcome.PASSED
+    assert not ex.sandboxed
+    assert box.policy.isolation == "none"
+    assert box.policy.opt_out_reason == "debugging a scorer"
+    assert box.digest != policy.digest()
+    with pytest.raises(ValueError, match="reason"):
+        Sandbox.unsandboxed("  ")
