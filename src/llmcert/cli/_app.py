@@ -15,6 +15,7 @@ from llmcert.cli._errors import EXIT_ERROR, command_started, handle_errors
 from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_llm_command, judge_refusal_command
 from llmcert.cli._monitor import monitor_command
+from llmcert.cli._perf import perf_command
 from llmcert.cli._plan import plan_command
 from llmcert.cli._scan import scan_command
 from llmcert.cli._serve import serve_app
@@ -54,6 +55,7 @@ app.command("plan")(handle_errors(plan_command))
 app.command("assess")(handle_errors(assess_command))
 app.command("certify")(handle_errors(certify_command))
 app.command("monitor")(handle_errors(monitor_command))
+app.command("perf")(handle_errors(perf_command))
 
 judge_app = typer.Typer(
     name="judge",

@@ -56,9 +56,6 @@ class WorkloadSpec(_Strict):
     suite: str | None = Field(
         None, description="take prompts from this suite (built-in name or file) instead"
     )
-    api: Literal["chat", "completions"] | None = Field(
-        None, description="default: the model reference's api (chat)"
-    )
     ignore_eos: bool = Field(
         True, description="ask the server to generate exactly max_tokens (where it allows)"
     )

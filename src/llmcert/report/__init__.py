@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         write_assessment_json,
     )
     from llmcert.report._junit import render_junit, write_junit
+    from llmcert.report._perf_html import render_perf_html, write_perf_html
 
 #: Assessment names load on first use (PEP 562): an evaluation never needs them.
 _LAZY = {
@@ -43,6 +44,8 @@ _LAZY = {
     "write_assessment_json": "_assessment_io",
     "render_junit": "_junit",
     "write_junit": "_junit",
+    "render_perf_html": "_perf_html",
+    "write_perf_html": "_perf_html",
 }
 
 
@@ -68,9 +71,11 @@ __all__ = [
     "render_assessment_html",
     "render_html",
     "render_junit",
+    "render_perf_html",
     "write_assessment_html",
     "write_assessment_json",
     "write_html",
     "write_json",
     "write_junit",
+    "write_perf_html",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from llmcert.report._schema import Environment
 
@@ -88,6 +88,19 @@ class RequirementResult(_Model):
     judge: JudgeInfo | None = None
     evidence: EvidenceLink | None = None
     check: dict[str, Any] | None = Field(None, description="details of a non-test evidence check")
+    perf: dict[str, Any] | None = Field(
+        None,
+        description="serving performance: load profile, client self-test, meter provenance, "
+        "and the perf.json/perf.html holding every request",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_perf(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Left out when absent, so assessments without a perf measure keep their digests.
+        data: dict[str, Any] = handler(self)
+        if data.get("perf") is None:
+            data.pop("perf", None)
+        return data
 
 
 class ClauseResult(_Model):

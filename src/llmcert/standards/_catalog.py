@@ -14,6 +14,7 @@ BUILTIN_STANDARDS: dict[str, str] = {
     "gbt-45654-2025": "gbt-45654-2025.yaml",
     "llmcert-capability": "capability.yaml",
     "llmcert-graded-safety": "graded-safety.yaml",
+    "llmcert-inference-system": "inference-system.yaml",
 }
 
 _BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llmcert._yamlspec import _line_of, load_yaml_spec
 from llmcert.errors import SpecError
+from llmcert.perf._spec import LoadSpec, SLOSpec, WorkloadSpec
 from llmcert.stats import (
     ConfidenceBound,
     DecisionRule,
@@ -113,7 +114,40 @@ class EvidenceMeasure(_Strict):
         return _slug(value, "check")
 
 
-Measure = Annotated[SuiteMeasure | EvidenceMeasure, Field(discriminator="kind")]
+PerfMetric = Literal["ttft", "tpot", "e2e", "slo_attainment", "energy_per_output_token"]
+#: Perf metrics decided as "the share of requests within ``limit`` ms is ≥ threshold",
+#: i.e. "the threshold-quantile is ≤ limit" (threshold 0.99 reads "P99 ≤ limit").
+LATENCY_METRICS = frozenset({"ttft", "tpot", "e2e"})
+
+
+class PerfMeasure(_Strict):
+    """Serving performance of the model's endpoint under a stated load.
+
+    ``ttft``/``tpot``/``e2e``: with the requirement's ``threshold`` ``p``, "the p-quantile
+    is ≤ ``limit`` ms", decided on order-statistic bounds. ``slo_attainment``: the share
+    of requests meeting every ``slo`` is ≥ ``threshold`` at the load's rate (goodput in
+    DistServe's sense: "goodput ≥ rate at threshold attainment"). ``energy_per_output_token``:
+    ≤ ``limit`` joules, decided only on a measured figure.
+    """
+
+    kind: Literal["perf"]
+    metric: PerfMetric
+    limit: float | None = Field(None, gt=0, description="ms for latencies, J for energy")
+    load: LoadSpec
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
+    slo: SLOSpec = Field(default_factory=SLOSpec, description="for slo_attainment")
+
+    @model_validator(mode="after")
+    def _parameters(self) -> PerfMeasure:
+        if self.metric == "slo_attainment":
+            if not any(v is not None for v in self.slo.model_dump().values()):
+                raise ValueError("slo_attainment needs at least one limit in 'slo'")
+        elif self.limit is None:
+            raise ValueError(f"the {self.metric} metric needs a 'limit'")
+        return self
+
+
+Measure = Annotated[SuiteMeasure | EvidenceMeasure | PerfMeasure, Field(discriminator="kind")]
 
 
 class Grading(_Strict):
@@ -158,6 +192,15 @@ class Requirement(_Strict):
     def _threshold_for_rates(self) -> Requirement:
         if self.measure.kind == "suite" and self.threshold is None and self.rule != "graded":
             raise ValueError("a suite measure needs a threshold")
+        if (
+            isinstance(self.measure, PerfMeasure)
+            and self.measure.metric != "energy_per_output_token"
+            and (self.threshold is None or not 0.0 < self.threshold < 1.0)
+        ):
+            raise ValueError(
+                "a perf latency or attainment measure needs a threshold in (0, 1): the "
+                "quantile (0.99 for P99) or the share of requests meeting the SLOs"
+            )
         if (self.rule == "graded") != (self.grading is not None):
             raise ValueError("rule 'graded' and a 'grading' section go together")
         if self.rule == "graded" and self.measure.kind != "suite":
