@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmcert._hashing import short
 from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ async def measure(
 ) -> PerfOutcome:
     result = await measure_profile(request, note=note)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = request.output / f"perf-{result.profile_digest[:8]}-{stamp}"
+    out_dir = request.output / f"perf-{short(result.profile_digest, 8)}-{stamp}"
     json_path, html_path = write_perf(result, out_dir)
     return PerfOutcome(result, json_path, html_path)
 
