@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from typing import Any
@@ -78,9 +77,10 @@ async def test_tokens_follow_the_injected_first_token_time_and_pace() -> None:
                 if '"content"' in line:
                     stamps.append(time.perf_counter() - start)
     assert len(stamps) == 4
-    assert stamps[0] >= 0.05
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert all(g >= 0.015 for g in gaps), gaps
+    # Token i leaves no earlier than the arrival + 0.05 + i * 0.02 (a late token is followed
+    # by the next on schedule, not a full interval later, so gaps may be shorter).
+    for i, t in enumerate(stamps):
+        assert t >= 0.05 + i * 0.02, stamps
 
 
 async def test_a_server_without_streaming_refuses_a_stream_request() -> None:
