@@ -121,10 +121,14 @@ def decide(req: Requirement, run: PerfRun) -> Decision:
     )
 
 
-def _unreliable(decision: Decision, run: PerfRun) -> Decision:
-    """A FAIL from a run where the client itself fell behind is not the server's failure."""
+def _unreliable(req: Requirement, decision: Decision, run: PerfRun) -> Decision:
+    """A latency FAIL from a run where the client itself fell behind is not the server's
+    failure (a PASS stands: the client's lag only ever adds latency)."""
     notes = run.result.reliability_notes
-    if decision.verdict is not Verdict.FAIL or not notes:
+    energy = (
+        isinstance(req.measure, PerfMeasure) and req.measure.metric == "energy_per_output_token"
+    )
+    if decision.verdict is not Verdict.FAIL or not notes or energy:
         return decision
     return replace(
         decision,
@@ -164,7 +168,7 @@ def perf_details(run: PerfRun, base: Path) -> dict[str, Any]:
 
 
 def decide_perf_requirement(req: Requirement, run: PerfRun, base: Path) -> RequirementResult:
-    decision = _unreliable(decide(req, run), run)
+    decision = _unreliable(req, decide(req, run), run)
     n = run.result.metrics.n_requests
     interval = decision.interval
     return RequirementResult(
@@ -191,6 +195,33 @@ def decide_perf_requirement(req: Requirement, run: PerfRun, base: Path) -> Requi
         decision=decision.to_dict(),
         perf=perf_details(run, base),
     )
+
+
+def certificate_notes(results: Sequence[RequirementResult]) -> str:
+    """What a certificate says of each load profile: the load, the client self-test and
+    the meter's provenance (all also inside the signed assessment)."""
+    seen: dict[str, str] = {}
+    for r in results:
+        p = r.perf
+        if not p or p.get("profile_digest") in seen:
+            continue
+        st = p.get("selftest") or {}
+        client = (
+            f"client self-test TTFT p99 +{_ms(st.get('ttft_overhead_p99_ms'))}, "
+            f"lag p99 {_ms(st.get('lag_p99_ms'))}"
+            if st
+            else "client self-test not run"
+        )
+        meter = p.get("meter") or {}
+        seen[str(p.get("profile_digest"))] = (
+            f"; serving performance: {p.get('load_description')} ({client}; energy "
+            f"{meter.get('provenance', 'unavailable')} by {meter.get('meter', 'no meter')})"
+        )
+    return "".join(seen.values())
+
+
+def _ms(x: object) -> str:
+    return f"{x:.2f} ms" if isinstance(x, int | float) else "n/a"
 
 
 def _finite(x: float | None) -> float | None:
