@@ -68,7 +68,12 @@ def show_command(
         branch = root.add(f"[bold]{escape(clause.id)}[/bold] {escape(clause.title)}")
         for req in spec.requirements_for(clause.id):
             m = req.measure
-            what = f"{m.suite}: {m.metric}" if m.kind == "suite" else f"evidence check {m.check}"
+            if m.kind == "suite":
+                what = f"{m.suite}: {m.metric}"
+            elif m.kind == "perf":
+                what = m.describe()
+            else:
+                what = f"evidence check {m.check}"
             leaf = branch.add(f"{escape(req.id)} — {escape(what)}")
             sample = f", sample {req.sample}" if req.sample is not None else ""
             if req.grading is not None:

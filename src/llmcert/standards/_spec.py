@@ -146,6 +146,17 @@ class PerfMeasure(_Strict):
             raise ValueError(f"the {self.metric} metric needs a 'limit'")
         return self
 
+    def describe(self) -> str:
+        """One line for people, e.g. 'ttft ≤ 2000 ms, open loop, poisson arrivals at 10 req/s…'."""
+        if self.metric == "slo_attainment":
+            slo = {k: v for k, v in self.slo.model_dump().items() if v is not None}
+            what = f"share meeting SLOs {slo}"
+        elif self.metric == "energy_per_output_token":
+            what = f"energy per output token ≤ {self.limit:g} J (measured only)"
+        else:
+            what = f"{self.metric} ≤ {self.limit:g} ms at the threshold quantile"
+        return f"{what}; {self.load.describe()}"
+
 
 Measure = Annotated[SuiteMeasure | EvidenceMeasure | PerfMeasure, Field(discriminator="kind")]
 
