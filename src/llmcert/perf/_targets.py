@@ -123,29 +123,23 @@ class OpenAIStreamTarget:
                         "not text/event-stream: it does not stream"
                     )
                     return
-                async for raw in resp.content:
+                # Read whatever has arrived and split it into events here: one await per
+                # network read, not one per line, and every event in a read shares the
+                # read's arrival time (which is when the client could first see it).
+                buffer = b""
+                async for data in resp.content.iter_any():
                     now = clock() - t0
-                    if not raw.startswith(b"data:"):
-                        continue
-                    payload = raw[5:].strip()
-                    if payload == b"[DONE]":
-                        done = True
-                        break
-                    try:
-                        event = json.loads(payload)
-                    except ValueError:
-                        trace.error = "malformed SSE event (not JSON)"
-                        return
-                    if _has_text(event):
-                        times.append(now)
-                    choices = event.get("choices") or []
-                    if choices and choices[0].get("finish_reason"):
-                        trace.finish_reason = choices[0]["finish_reason"]
-                    usage = event.get("usage")
-                    if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
-                        trace.output_tokens = int(usage["completion_tokens"])
-                        trace.prompt_tokens = usage.get("prompt_tokens")
-                        trace.token_source = "usage"
+                    buffer += data
+                    *events, buffer = buffer.replace(b"\r\n", b"\n").split(b"\n\n")
+                    for raw in events:
+                        outcome = self._event(raw, trace, now)
+                        if outcome:
+                            trace.error = outcome
+                            return
+                        done = done or outcome == ""
+                # Read on to the end of the body after [DONE], so the connection is reused.
+                if buffer.strip() and self._event(buffer, trace, clock() - t0) == "":
+                    done = True
         except aiohttp.ClientConnectorError as exc:
             trace.error = f"cannot reach {self.base_url}: {exc.os_error}"
             return
@@ -164,19 +158,41 @@ class OpenAIStreamTarget:
             trace.token_source = "chunks"
         trace.status = "ok"
 
+    @staticmethod
+    def _event(raw: bytes, trace: RequestTrace, now: float) -> str | None:
+        """Apply one SSE event; "" at ``[DONE]``, an error message, or None to go on."""
+        payload = b""
+        for line in raw.split(b"\n"):
+            if line.startswith(b"data:"):
+                payload += line[5:].strip()
+        if not payload:
+            return None  # a comment or keep-alive
+        if payload == b"[DONE]":
+            return ""
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return "malformed SSE event (not JSON)"
+        choices = event.get("choices") or ()
+        for choice in choices:
+            delta = choice.get("delta")
+            text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
+            if text:
+                trace.token_times.append(now)
+                break
+        if choices and choices[0].get("finish_reason"):
+            trace.finish_reason = choices[0]["finish_reason"]
+        usage = event.get("usage")
+        if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+            trace.output_tokens = int(usage["completion_tokens"])
+            trace.prompt_tokens = usage.get("prompt_tokens")
+            trace.token_source = "usage"
+        return None
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-def _has_text(event: dict[str, Any]) -> bool:
-    for choice in event.get("choices") or ():
-        delta = choice.get("delta")
-        text = delta.get("content") if isinstance(delta, dict) else choice.get("text")
-        if text:
-            return True
-    return False
 
 
 def _message(text: str) -> str:
