@@ -161,14 +161,21 @@ class OpenAIStreamTarget:
     @staticmethod
     def _event(raw: bytes, trace: RequestTrace, now: float) -> str | None:
         """Apply one SSE event; "" at ``[DONE]``, an error message, or None to go on."""
-        payload = b""
-        for line in raw.split(b"\n"):
-            if line.startswith(b"data:"):
-                payload += line[5:].strip()
+        if raw.startswith(b"data:") and b"\n" not in raw:
+            payload = raw[5:].strip()  # the usual event: one data line
+        else:
+            payload = b"".join(
+                line[5:].strip() for line in raw.split(b"\n") if line.startswith(b"data:")
+            )
         if not payload:
             return None  # a comment or keep-alive
         if payload == b"[DONE]":
             return ""
+        token = plain_token(payload)
+        if token is not None:  # a mid-stream token event: no JSON parse needed
+            if token:
+                trace.token_times.append(now)
+            return None
         try:
             event = json.loads(payload)
         except ValueError:
@@ -193,6 +200,31 @@ class OpenAIStreamTarget:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+_NOT_FINAL = (b'"finish_reason":null', b'"finish_reason": null')
+_TEXT_KEYS = (b'"content":', b'"content": ', b'"text":', b'"text": ')
+
+
+def plain_token(payload: bytes) -> bool | None:
+    """For an event that is certainly a mid-stream chunk (not final, no usage, one choice),
+    whether it carries text; None when the event needs a full JSON parse.
+
+    Safe on the raw bytes: a quote inside a JSON string is escaped, so ``"content":""``
+    can only be the key and an empty value, never part of the generated text.
+    """
+    if b'"usage"' in payload or payload.count(b'"index"') != 1:
+        return None
+    if not any(marker in payload for marker in _NOT_FINAL):
+        return None
+    for key in _TEXT_KEYS:
+        at = payload.find(key)
+        if at >= 0:
+            after = payload[at + len(key) : at + len(key) + 2]
+            if after[:1] != b'"':
+                return None if after[:1] != b"n" else False  # null, or something odd
+            return after != b'""'
+    return False if b'"role"' in payload else None
 
 
 def _message(text: str) -> str:
