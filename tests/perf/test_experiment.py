@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,3 +128,43 @@ async def test_the_self_test_measures_the_client_against_a_zero_latency_server()
     assert st.lag_limit_ms == LAG_LIMIT_MS
     assert st.sustained == (st.lag_p99_ms is not None and st.lag_p99_ms <= LAG_LIMIT_MS)
     assert "client self-test at 20 req/s" in st.describe()
+
+
+class BlockingTarget:
+    """A client that blocks its own event loop on every send: it cannot keep its schedule."""
+
+    name = "blocking"
+    token_counting = "chunks"
+
+    async def start(self) -> None:
+        return None
+
+    async def send(self, request: Any, trace: Any, t0: float) -> None:
+        import time
+
+        from llmcert.perf._targets import clock
+
+        trace.sent = clock() - t0
+        time.sleep(0.02)  # 20 ms of blocking per request at 100 req/s: the schedule slips
+        now = clock() - t0
+        trace.token_times = [now, now]
+        trace.end, trace.status, trace.output_tokens = now, "ok", 2
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_run_whose_client_falls_behind_is_flagged_unreliable() -> None:
+    result = await run_experiment(
+        BlockingTarget(),
+        LoadSpec(rate=100, requests=30),
+        WorkloadSpec.model_validate({"output_tokens": {"value": 2}}),
+        SLOSpec(),
+        selftest=False,
+    )
+    assert not result.reliable
+    assert any("schedule lag p99" in n for n in result.reliability_notes)
+    lag = result.metrics.lag_ms.at(0.99)
+    assert lag is not None
+    assert lag.value is not None
+    assert lag.value > LAG_LIMIT_MS
