@@ -72,6 +72,7 @@ async def test_open_loop_latencies_run_from_the_scheduled_arrival(
         assert t.lag is not None
         assert t.lag >= 0
         # TTFT includes the lag: it is measured from the schedule, not from the send.
+        assert t.ttft is not None
         assert t.ttft == pytest.approx(t.token_times[0] - t.scheduled)
         assert t.ttft >= t.lag
 

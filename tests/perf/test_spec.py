@@ -20,7 +20,7 @@ def test_an_open_loop_needs_a_rate_and_a_closed_loop_a_concurrency() -> None:
 
 @pytest.mark.parametrize(("arrival", "shape"), [("poisson", 1.0), ("gamma", 0.5), ("gamma", 4.0)])
 def test_arrivals_have_the_set_mean_rate_and_shape(arrival: str, shape: float) -> None:
-    load = LoadSpec(rate=20, arrival=arrival, burstiness=shape, requests=4000, seed=1)  # type: ignore[arg-type]
+    load = LoadSpec(rate=20, arrival=arrival, burstiness=shape, requests=4000, seed=1)
     times = arrival_times(load, 4000)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert statistics.mean(gaps) == pytest.approx(1 / 20, rel=0.06)

@@ -153,6 +153,7 @@ async def test_an_unreachable_endpoint_records_nothing_as_passed(tmp_path: Path)
     )
     assert all(r.verdict != "pass" for r in outcome.assessment.requirements)
     perf = outcome.assessment.requirements[0].perf
+    assert perf is not None
     assert perf["failed"] == 5
     assert any(u.startswith("latency (no request completed") for u in perf["unmeasured"])
 

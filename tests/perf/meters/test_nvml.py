@@ -56,11 +56,18 @@ def test_no_gpu_is_a_meter_error() -> None:
         NvmlMeter(FakeNvml([]))
 
 
-def test_without_nvidia_ml_py_the_meter_names_the_package() -> None:
-    try:
-        import pynvml  # noqa: F401
-    except ImportError:
-        with pytest.raises(MeterError, match="nvidia-ml-py"):
-            NvmlMeter()
-    else:  # pragma: no cover - only where nvidia-ml-py is installed
-        pytest.skip("nvidia-ml-py is installed here")
+def test_without_nvidia_ml_py_the_meter_names_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def no_pynvml(name: str, package: str | None = None) -> Any:
+        if name == "pynvml":
+            raise ImportError("No module named 'pynvml'")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", no_pynvml)
+    with pytest.raises(MeterError, match="nvidia-ml-py"):
+        NvmlMeter()
