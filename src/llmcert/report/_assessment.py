@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmcert.report._schema import Environment
 
@@ -92,15 +92,9 @@ class RequirementResult(_Model):
         None,
         description="serving performance: load profile, client self-test, meter provenance, "
         "and the perf.json/perf.html holding every request",
-    )
-
-    @model_serializer(mode="wrap")
-    def _without_absent_perf(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Left out when absent, so assessments without a perf measure keep their digests.
-        data: dict[str, Any] = handler(self)
-        if data.get("perf") is None:
-            data.pop("perf", None)
-        return data
+        exclude_if=lambda value: value is None,
+    )
 
 
 class ClauseResult(_Model):
