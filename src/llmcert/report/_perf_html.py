@@ -62,7 +62,8 @@ def load_chart(steps: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     rates = [p[0] for p in pts]
     ttfts = [p[1] for p in pts if p[1] is not None] or [1.0]
     sx = _scale(0.0, max(rates), _PAD, _W - 40)
-    sy = _scale(0.0, max(ttfts), _H - _PAD, 10)
+    top = max(ttfts) * 1.15  # headroom: the highest point is not drawn on the frame
+    sy = _scale(0.0, top, _H - _PAD, 10)
     sa = _scale(0.0, 1.0, _H - _PAD, 10)
     ttft_pts = " ".join(f"{sx(r):.1f},{sy(t):.1f}" for r, t, _ in pts if t is not None)
     att_pts = " ".join(f"{sx(r):.1f},{sa(a):.1f}" for r, _, a in pts if a is not None)
@@ -70,7 +71,8 @@ def load_chart(steps: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
         "w": _W, "h": _H, "ttft": ttft_pts, "attainment": att_pts,
         "dots": [(sx(r), sy(t)) for r, t, _ in pts if t is not None],
         "xticks": [(sx(t), f"{t:g}") for t in sorted(set(rates))],
-        "yticks": [(sy(t), f"{t:.0f}") for t in _ticks(0.0, max(ttfts))],
+        "yticks": [(sy(t), f"{t:.0f}") for t in _ticks(0.0, top)],
+        "ayticks": [(sa(t), f"{t:.2f}") for t in _ticks(0.0, 1.0)],
     }  # fmt: skip
 
 
