@@ -17,6 +17,7 @@ from llmcert.cli._errors import EXIT_ERROR, command_started, handle_errors
 from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_llm_command, judge_refusal_command
 from llmcert.cli._monitor import monitor_command
+from llmcert.cli._perf import perf_command
 from llmcert.cli._plan import plan_command
 from llmcert.cli._sandbox import sandbox_app
 from llmcert.cli._scan import scan_command
@@ -58,8 +59,8 @@ app.command("assess")(handle_errors(assess_command))
 app.command("certify")(handle_errors(certify_command))
 app.command("monitor")(handle_errors(monitor_command))
 app.command("attack")(handle_errors(attack_command))
-
 app.command("compare")(handle_errors(compare_command))
+app.command("perf")(handle_errors(perf_command))
 
 judge_app = typer.Typer(
     name="judge",

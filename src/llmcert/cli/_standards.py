@@ -72,6 +72,8 @@ def show_command(
                 what = f"{m.suite}: {m.metric}"
             elif m.kind == "attack":
                 what = f"attacks {','.join(m.levels)} on {m.bank}: {m.metric}"
+            elif m.kind == "perf":
+                what = m.describe()
             else:
                 what = f"evidence check {m.check}"
             leaf = branch.add(f"{escape(req.id)} — {escape(what)}")

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     )
     from llmcert.report._attack_html import render_attack_html, write_attack_html
     from llmcert.report._junit import render_junit, write_junit
+    from llmcert.report._perf_html import render_perf_html, write_perf_html
 
 #: Assessment names load on first use (PEP 562): an evaluation never needs them.
 _LAZY = {
@@ -47,6 +48,8 @@ _LAZY = {
     "write_assessment_json": "_assessment_io",
     "render_junit": "_junit",
     "write_junit": "_junit",
+    "render_perf_html": "_perf_html",
+    "write_perf_html": "_perf_html",
 }
 
 
@@ -75,10 +78,12 @@ __all__ = [
     "render_attack_html",
     "render_html",
     "render_junit",
+    "render_perf_html",
     "write_assessment_html",
     "write_assessment_json",
     "write_attack_html",
     "write_html",
     "write_json",
     "write_junit",
+    "write_perf_html",
 ]

@@ -88,6 +88,13 @@ class RequirementResult(_Model):
     judge: JudgeInfo | None = None
     evidence: EvidenceLink | None = None
     check: dict[str, Any] | None = Field(None, description="details of a non-test evidence check")
+    perf: dict[str, Any] | None = Field(
+        None,
+        description="serving performance: load profile, client self-test, meter provenance, "
+        "and the perf.json/perf.html holding every request",
+        # Left out when absent, so assessments without a perf measure keep their digests.
+        exclude_if=lambda value: value is None,
+    )
 
 
 class ClauseResult(_Model):

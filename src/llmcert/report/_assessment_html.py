@@ -11,7 +11,7 @@ template only places it.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -86,6 +86,8 @@ class RequirementView:
     evidence: Evidence | None
     check: list[tuple[str, str]]
     decision: str | None
+    #: For a serving-performance requirement: its perf.json and perf.html.
+    perf_files: list[Link] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ def describe_measure(measure: dict[str, Any]) -> str:
         budget = measure.get("budget")
         text = f"attacks {levels} on {show(measure.get('bank', '?'))} · breach rate"
         return text + (f" · budget {budget} calls" if budget is not None else "")
+    if kind == "perf":
+        return describe_perf(measure)
     if kind == "evidence":
         text = f"check {show(measure.get('check', '?'))}"
         params = measure.get("params")
@@ -143,6 +147,22 @@ def describe_measure(measure: dict[str, Any]) -> str:
             text += " " + show(params)
         return text
     return show(measure)
+
+
+def describe_perf(measure: dict[str, Any]) -> str:
+    """e.g. 'perf · ttft ≤ 2000 ms (quantile = threshold) · open loop at 10 req/s'."""
+    metric, limit = show(measure.get("metric", "?")), measure.get("limit")
+    load = measure.get("load") or {}
+    where = (
+        f"open loop at {show(load.get('rate'))} req/s"
+        if load.get("mode") == "open"
+        else f"closed loop at {show(load.get('concurrency'))} in flight"
+    )
+    if metric == "energy_per_output_token":
+        return f"perf · energy per output token ≤ {show(limit)} J · {where}"
+    if metric == "slo_attainment":
+        return f"perf · share meeting SLOs {show(measure.get('slo'))} · {where}"
+    return f"perf · {metric} ≤ {show(limit)} ms at the threshold quantile · {where}"
 
 
 def describe_threshold(r: RequirementResult) -> str:
@@ -207,6 +227,11 @@ def build_requirement(r: RequirementResult, index: int, base: Path | None) -> Re
         evidence=_evidence(r.evidence, base),
         check=[(k, show(v)) for k, v in sorted((r.check or {}).items())],
         decision=None if r.decision is None else show(r.decision),
+        perf_files=[
+            _file(label, str(r.perf[key]), base)
+            for label, key in (("report", "report"), ("requests", "result"))
+            if r.perf and key in r.perf
+        ],
     )
 
 

@@ -47,6 +47,8 @@ class AssessRequest:
     output: Path = Path("llmcert-output")
     junit: Path | None = None
     command: Sequence[str] = field(default_factory=tuple)
+    #: Energy meter for serving-performance requirements (see ``llmcert.perf.meters``).
+    meter: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ async def assess(
     from llmcert.services._evidence import EvidenceContext, run_check
     from llmcert.services._hardware import environment_with, hardware_class
     from llmcert.standards._catalog import load_standard, resolve_standard_path
-    from llmcert.standards._spec import AttackMeasure, EvidenceMeasure, SuiteMeasure
+    from llmcert.standards._spec import AttackMeasure, EvidenceMeasure, PerfMeasure, SuiteMeasure
 
     started = datetime.now(UTC)
     if request.limit is not None and request.limit < 1:
@@ -148,6 +150,7 @@ async def assess(
             for req_id, areq in attack_reqs.items()
         }
         hardware = await asyncio.to_thread(hardware_class, model)
+        perf_runs = await _run_perf(spec, skipped, request, model, out_dir)
     finally:
         if backend is None:
             await model.aclose()
@@ -160,6 +163,11 @@ async def assess(
             results.append(decide.decide_suite_requirement(req, runs[req.measure.suite], out_dir))
         elif isinstance(req.measure, AttackMeasure):
             results.append(attacks.decide_attack_requirement(req, attack_runs[req.id], out_dir))
+        elif isinstance(req.measure, PerfMeasure):
+            from llmcert.services._assess_perf import decide_perf_requirement, profile_of
+
+            run = perf_runs[profile_of(req.measure)]
+            results.append(decide_perf_requirement(req, run, out_dir))
         else:
             assert isinstance(req.measure, EvidenceMeasure)
             check = run_check(req.measure.check, req.measure.params, ctx)
@@ -177,6 +185,25 @@ async def assess(
         ledger=decide.clause_ledger(spec, results, request.not_applicable),
         overall=(verdict, counts, explanation),
         environment=environment_with(capture_environment(), hardware),
+    )
+
+
+async def _run_perf(
+    spec: Any, skipped: Mapping[str, str], request: AssessRequest, model: Any, out_dir: Path
+) -> dict[str, Any]:
+    """Serving-performance experiments, one per load profile (none without perf measures)."""
+    reqs = [r for r in spec.requirements if r.measure.kind == "perf" and r.id not in skipped]
+    if not reqs:
+        return {}
+    from llmcert.models.llamacpp import LlamaCppBackend
+    from llmcert.perf._llamacpp import LlamaCppTarget
+    from llmcert.services._assess_perf import run_profiles
+
+    def target() -> Any:  # an in-process model is shared, not loaded twice
+        return LlamaCppTarget(model, own=False) if isinstance(model, LlamaCppBackend) else None
+
+    return await run_profiles(
+        reqs, model=request.model, out_dir=out_dir, meter=request.meter, target_for=target
     )
 
 

@@ -342,6 +342,9 @@ def _issue(
     notes = f"supply-chain check: {scan_detail}"
     if scan_json is not None:
         notes += f" (scan report {digest_bytes(scan_json)})"
+    from llmcert.services._assess_perf import certificate_notes
+
+    notes += certificate_notes(a.requirements)
     scope = None
     if request.assess.limit is not None:
         scope = f"trial assessment: at most {request.assess.limit} items per suite"

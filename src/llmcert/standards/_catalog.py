@@ -16,6 +16,7 @@ BUILTIN_STANDARDS: dict[str, str] = {
     "llmcert-capability": "capability.yaml",
     "llmcert-graded-safety": "graded-safety.yaml",
     "wdta-ai-str-02": "wdta-ai-str-02.yaml",
+    "llmcert-inference-system": "inference-system.yaml",
 }
 
 _BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"

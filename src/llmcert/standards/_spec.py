@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llmcert._yamlspec import _line_of, load_yaml_spec
 from llmcert.errors import SpecError
+from llmcert.perf._spec import LoadSpec, SLOSpec, WorkloadSpec
 from llmcert.stats import (
     ConfidenceBound,
     DecisionRule,
@@ -156,7 +157,53 @@ class AttackMeasure(_Strict):
     metric: Literal["breach_rate"] = "breach_rate"
 
 
-Measure = Annotated[SuiteMeasure | EvidenceMeasure | AttackMeasure, Field(discriminator="kind")]
+PerfMetric = Literal["ttft", "tpot", "e2e", "slo_attainment", "energy_per_output_token"]
+#: Perf metrics decided as "the share of requests within ``limit`` ms is ≥ threshold",
+#: i.e. "the threshold-quantile is ≤ limit" (threshold 0.99 reads "P99 ≤ limit").
+LATENCY_METRICS = frozenset({"ttft", "tpot", "e2e"})
+
+
+class PerfMeasure(_Strict):
+    """Serving performance of the model's endpoint under a stated load.
+
+    ``ttft``/``tpot``/``e2e``: with the requirement's ``threshold`` ``p``, "the p-quantile
+    is ≤ ``limit`` ms", decided on order-statistic bounds. ``slo_attainment``: the share
+    of requests meeting every ``slo`` is ≥ ``threshold`` at the load's rate (goodput in
+    DistServe's sense: "goodput ≥ rate at threshold attainment"). ``energy_per_output_token``:
+    ≤ ``limit`` joules, decided only on a measured figure.
+    """
+
+    kind: Literal["perf"]
+    metric: PerfMetric
+    limit: float | None = Field(None, gt=0, description="ms for latencies, J for energy")
+    load: LoadSpec
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
+    slo: SLOSpec = Field(default_factory=SLOSpec, description="for slo_attainment")
+
+    @model_validator(mode="after")
+    def _parameters(self) -> PerfMeasure:
+        if self.metric == "slo_attainment":
+            if not any(v is not None for v in self.slo.model_dump().values()):
+                raise ValueError("slo_attainment needs at least one limit in 'slo'")
+        elif self.limit is None:
+            raise ValueError(f"the {self.metric} metric needs a 'limit'")
+        return self
+
+    def describe(self) -> str:
+        """One line for people, e.g. 'ttft ≤ 2000 ms, open loop, poisson arrivals at 10 req/s…'."""
+        if self.metric == "slo_attainment":
+            slo = {k: v for k, v in self.slo.model_dump().items() if v is not None}
+            what = f"share meeting SLOs {slo}"
+        elif self.metric == "energy_per_output_token":
+            what = f"energy per output token ≤ {self.limit:g} J (measured only)"
+        else:
+            what = f"{self.metric} ≤ {self.limit:g} ms at the threshold quantile"
+        return f"{what}; {self.load.describe()}"
+
+
+Measure = Annotated[
+    SuiteMeasure | EvidenceMeasure | AttackMeasure | PerfMeasure, Field(discriminator="kind")
+]
 
 
 class Grading(_Strict):
@@ -202,6 +249,15 @@ class Requirement(_Strict):
         rate = self.measure.kind in ("suite", "attack")
         if rate and self.threshold is None and self.rule != "graded":
             raise ValueError(f"a {self.measure.kind} measure needs a threshold")
+        if (
+            isinstance(self.measure, PerfMeasure)
+            and self.measure.metric != "energy_per_output_token"
+            and (self.threshold is None or not 0.0 < self.threshold < 1.0)
+        ):
+            raise ValueError(
+                "a perf latency or attainment measure needs a threshold in (0, 1): the "
+                "quantile (0.99 for P99) or the share of requests meeting the SLOs"
+            )
         if (self.rule == "graded") != (self.grading is not None):
             raise ValueError("rule 'graded' and a 'grading' section go together")
         if self.rule == "graded" and self.measure.kind != "suite":

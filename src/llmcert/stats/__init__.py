@@ -1,6 +1,7 @@
 """Statistics for honest figures: intervals, per-metric summaries, decision rules
 (point estimate, confidence bound, anytime-valid sequential, judge-corrected bound,
-AILuminate-style grades) and sample-size planning.
+AILuminate-style grades, latency quantiles on order-statistic bounds, measured-only
+limits) and sample-size planning.
 
 Pure and synchronous. numpy and scipy are imported inside the functions that use
 them, so importing this package stays cheap for the command line.
@@ -42,6 +43,13 @@ from llmcert.stats._planning import (
     sequential_outlook,
     verdict_probabilities,
 )
+from llmcert.stats._quantile import (
+    MeasuredLimit,
+    Provenance,
+    QuantileBound,
+    quantile,
+    quantile_bounds,
+)
 from llmcert.stats._sequential import Sequential, SequentialTest
 from llmcert.stats._summary import Method, summarize
 
@@ -58,8 +66,11 @@ __all__ = [
     "Grade",
     "Graded",
     "JudgeErrorRates",
+    "MeasuredLimit",
     "Method",
     "PointEstimate",
+    "Provenance",
+    "QuantileBound",
     "Sequential",
     "SequentialOutlook",
     "SequentialTest",
@@ -72,6 +83,8 @@ __all__ = [
     "items_needed",
     "pass_at_k",
     "pass_at_k_estimate",
+    "quantile",
+    "quantile_bounds",
     "rogan_gladen",
     "sequential_items_needed",
     "sequential_outlook",

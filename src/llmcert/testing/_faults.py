@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-FaultKind = Literal["status", "drop", "malformed", "timeout", "slow"]
+FaultKind = Literal["status", "drop", "malformed", "timeout", "slow", "cut"]
 TriggerKind = Literal["always", "first", "every", "probability", "first_attempt"]
 Scope = Literal["generation", "unit", "all"]
 MalformedVariant = Literal["text", "no_choices"]
@@ -33,6 +33,8 @@ class FaultRule:
                     answer, so the client's own timeout fires first;
       ``slow``      add ``delay`` seconds (default 1) and answer normally. Slow rules stack
                     with each other and with one other firing rule.
+      ``cut``       for a streamed answer, send half the tokens, stall ``delay`` seconds
+                    (default 0) and hang up without the final event; otherwise as ``drop``.
 
     ``scope`` is ``generation`` (chat and completion calls), ``unit`` (those of them that
     carry an ``Idempotency-Key``: work units, not identification canaries) or ``all``.

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmcert.testing._stream import StreamPlan
 
 MAX_BODY = 32 * 1024 * 1024
 MAX_HEAD = 64 * 1024
@@ -34,6 +38,8 @@ class Reply:
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
     close: bool = False
+    #: Set for a streamed (SSE) answer: ``body`` is then unused.
+    stream: StreamPlan | None = None
 
 
 def parse_head(raw: bytes) -> RequestHead | None:

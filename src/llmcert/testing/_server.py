@@ -17,6 +17,7 @@ from llmcert.testing._faults import FaultRule, FaultState, decide
 from llmcert.testing._http import MAX_BODY, MAX_HEAD, Reply, RequestHead, encode, parse_head
 from llmcert.testing._log import RequestLog, RequestRecord
 from llmcert.testing._responses import Policy, RequestInvalid, Responder, error_body
+from llmcert.testing._stream import StreamPlan, build_events, send_stream
 from llmcert.testing._thread import ThreadedServer
 
 LOOPBACK = "127.0.0.1"
@@ -47,14 +48,23 @@ class FakeOpenAIServer(RequestLog):
         default_answer: str = "I don't know.",
         faults: Iterable[FaultRule | str] = (),
         log_path: Path | str | None = None,
+        streaming: bool = False,
+        token_interval: float = 0.0,
     ) -> None:
         if host != LOOPBACK:
             raise ValueError(f"the fake server only binds to {LOOPBACK}, not {host!r}")
         if latency < 0:
             raise ValueError(f"latency must be >= 0, got {latency}")
+        if token_interval < 0:
+            raise ValueError(f"token_interval must be >= 0, got {token_interval}")
         if api_key is not None and not api_key:
             raise ValueError("api_key must be non-empty when given")
         self.latency = latency
+        #: Answer ``"stream": true`` with SSE events (otherwise 400, as a server without
+        #: streaming). ``latency`` is then the time to the first token, and each further
+        #: token follows ``token_interval`` seconds after the one before.
+        self.streaming = streaming
+        self.token_interval = token_interval
         self._requested_port = port
         self._port: int | None = None
         self._expected_auth = f"Bearer {api_key}".encode() if api_key is not None else None
@@ -221,6 +231,12 @@ class FakeOpenAIServer(RequestLog):
             if reply is None:
                 return  # injected drop or timeout: hang up without an answer
             keep_alive = head.keep_alive and not reply.close
+            if reply.stream is not None:
+                if not await send_stream(writer, reply.stream, arrived + delay, keep_alive):
+                    return  # injected cut: hang up mid-stream
+                if not keep_alive:
+                    return
+                continue
             await _send(writer, reply, keep_alive)
             if not keep_alive:
                 return
@@ -269,7 +285,7 @@ class FakeOpenAIServer(RequestLog):
             decision = decide(self._fault_states, generation, key)
         rule, extra = decision.rule, decision.extra_delay
         fault_name = rule.kind if rule is not None else ("slow" if extra else None)
-        if rule is not None and not rule.after_generation:
+        if rule is not None and not rule.after_generation and rule.kind != "cut":
             reply, outcome, delay = self._fault_reply(rule, None, extra)
             self._record(RequestRecord(now, method, path, model, key, outcome, fault=fault_name))
             return delay, reply
@@ -293,20 +309,32 @@ class FakeOpenAIServer(RequestLog):
                     ),
                     model,
                 )
-            if stored is not None:
+            streamed = self.streaming and bool(body.get("stream"))
+            if stored is not None and not streamed:
                 ok, replay = Reply(200, stored[1]), True
             else:
+                plain = (
+                    {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+                    if streamed
+                    else body
+                )
                 try:
                     payload = (
-                        self._responder.chat(body)
+                        self._responder.chat(plain)
                         if path == CHAT_PATH
-                        else self._responder.completion(body)
+                        else self._responder.completion(plain)
                     )
                 except RequestInvalid as exc:
                     return refuse(_client_error(400, exc.message, param=exc.param), model)
-                ok, generated = Reply(200, json.dumps(payload).encode()), True
-                if key is not None:
-                    self._stored[key] = (fingerprint, ok.body)
+                generated = True
+                if streamed:
+                    events, n_tokens = build_events(payload, body, path == CHAT_PATH)
+                    plan = StreamPlan(tuple(events), n_tokens, self.token_interval)
+                    ok = Reply(200, b"", stream=plan)
+                else:
+                    ok = Reply(200, json.dumps(payload).encode())
+                    if key is not None:
+                        self._stored[key] = (fingerprint, ok.body)
 
         if rule is not None:
             reply, outcome, delay = self._fault_reply(rule, ok, extra)
@@ -339,8 +367,20 @@ class FakeOpenAIServer(RequestLog):
         if kind == "status":
             headers = (("retry-after", rule.retry_after),) if rule.retry_after else ()
             return Reply(rule.status, _status_error(rule.status), headers), rule.status, delay
-        if kind == "drop":
+        if kind == "drop" or (kind == "cut" and (ok is None or ok.stream is None)):
             return None, "dropped", delay
+        if kind == "cut":
+            assert ok is not None
+            assert ok.stream is not None
+            plan = ok.stream
+            cut = StreamPlan(
+                plan.events,
+                plan.n_tokens,
+                plan.token_interval,
+                cut_after=max(1, plan.n_tokens // 2),
+                stall=rule.delay or 0.0,
+            )
+            return Reply(200, b"", stream=cut), "cut", delay
         if kind == "timeout":
             return ok, "timeout", delay + rule.effective_delay
         # malformed

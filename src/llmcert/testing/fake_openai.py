@@ -70,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--default-answer", default="I don't know.")
     parser.add_argument("--ready-file", type=Path, help="write the chosen port here when ready")
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="answer stream=true with SSE; --latency is then the time to the first token",
+    )
+    parser.add_argument(
+        "--token-interval", type=float, default=0.0, help="seconds between streamed tokens"
+    )
     return parser
 
 
@@ -108,6 +116,8 @@ def _server_from_args(
             default_answer=args.default_answer,
             faults=faults,
             log_path=args.log,
+            streaming=args.stream,
+            token_interval=args.token_interval,
         )
     except ValueError as exc:
         parser.error(str(exc))

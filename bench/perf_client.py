@@ -1,0 +1,102 @@
+"""What the load generator adds, against the fake server in a child process.
+
+Open loop, Poisson arrivals, every request streaming ``TOKENS`` tokens. With
+``--ttft-ms 0`` the server answers at once, so the TTFT the client measures is its
+own overhead plus the loopback's (and the server's, which shares the machine).
+With an injected TTFT, the added TTFT is the measured minus the injected value.
+Then a ramp doubles the rate until the client's schedule lag at p99 passes 5 ms
+or a request fails: the last rate before that is the highest it sustains.
+
+    python bench/perf_client.py --rate 200 --seconds 10 --tokens 64 [--ttft-ms 0] [--ramp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+
+from llmcert.perf import (
+    LAG_LIMIT_MS,
+    LoadSpec,
+    OpenAIStreamTarget,
+    SLOSpec,
+    WorkloadSpec,
+    build_requests,
+    run_load,
+    summarize,
+)
+from llmcert.testing import fake_server_process
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+async def measure(base_url: str, rate: float, seconds: float, tokens: int) -> dict[str, object]:
+    load = LoadSpec(rate=rate, requests=max(20, int(rate * seconds)), timeout_s=30, seed=1)
+    workload = WorkloadSpec.model_validate(
+        {"input_tokens": {"value": 16}, "output_tokens": {"value": tokens}}
+    )
+    target = OpenAIStreamTarget(base_url, "bench")
+    await target.start()
+    cpu0 = _cpu()
+    try:
+        run = await run_load(target, load, build_requests(workload, load.requests, 0))
+    finally:
+        await target.aclose()
+    cpu = _cpu() - cpu0
+    m = summarize(run.traces, run.duration, SLOSpec())
+
+    def q(name: str, p: float) -> float | None:
+        f = getattr(m, name).at(p)
+        return None if f is None or f.value is None else round(f.value, 3)
+
+    return {
+        "rate": rate,
+        "requests": m.n_requests,
+        "failed": m.n_requests - m.n_ok,
+        "ttft_p50_ms": q("ttft_ms", 0.5),
+        "ttft_p99_ms": q("ttft_ms", 0.99),
+        "lag_p50_ms": q("lag_ms", 0.5),
+        "lag_p99_ms": q("lag_ms", 0.99),
+        "tpot_p50_ms": q("tpot_ms", 0.5),
+        "achieved_req_s": round(m.request_throughput, 1),
+        "client_cpu_ms_per_request": round(cpu / m.n_requests * 1000, 3),
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    extra = ("--stream", "--token-interval", str(args.interval_ms / 1000))
+    with fake_server_process(latency=args.ttft_ms / 1000, extra_args=extra) as srv:
+        await measure(srv.base_url, 20, 1, args.tokens)  # warm up connections and imports
+        row = await measure(srv.base_url, args.rate, args.seconds, args.tokens)
+        row["injected_ttft_ms"] = args.ttft_ms
+        print(json.dumps(row), flush=True)
+        if args.ramp:
+            rate = args.rate / 4
+            best = None
+            while rate <= args.max_rate:
+                r = await measure(srv.base_url, rate, args.ramp_seconds, args.tokens)
+                print(json.dumps({"ramp": True, **r}), flush=True)
+                lag = r["lag_p99_ms"]
+                if r["failed"] or lag is None or lag > LAG_LIMIT_MS:  # type: ignore[operator]
+                    break
+                best = rate
+                rate *= 2
+            print(json.dumps({"highest_sustained_rate": best, "lag_limit_ms": LAG_LIMIT_MS}))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--ttft-ms", type=float, default=0.0)
+    parser.add_argument("--interval-ms", type=float, default=0.0)
+    parser.add_argument("--ramp", action="store_true")
+    parser.add_argument("--ramp-seconds", type=float, default=5.0)
+    parser.add_argument("--max-rate", type=float, default=3200.0)
+    asyncio.run(main(parser.parse_args()))

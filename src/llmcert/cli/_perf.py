@@ -1,0 +1,180 @@
+"""``llmcert perf``: measure a serving system under a load and write perf.json + perf.html."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class ArrivalChoice(StrEnum):
+    poisson = "poisson"
+    gamma = "gamma"
+    constant = "constant"
+
+
+def perf_command(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="openai://HOST:PORT/v1?model=NAME, embedded, or llamacpp:PATH."
+        ),
+    ],
+    rate: Annotated[
+        float | None, typer.Option("--rate", "-r", help="Open loop: requests per second.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", help="Closed loop: requests in flight.")
+    ] = None,
+    arrival: Annotated[
+        ArrivalChoice, typer.Option("--arrival", help="Open-loop arrival process.")
+    ] = ArrivalChoice.poisson,
+    burstiness: Annotated[
+        float, typer.Option("--burstiness", help="Gamma shape (1 = Poisson).")
+    ] = 1.0,
+    requests: Annotated[int, typer.Option("--requests", "-n", min=1)] = 200,
+    input_tokens: Annotated[int, typer.Option("--input-tokens", min=1)] = 32,
+    output_tokens: Annotated[int, typer.Option("--output-tokens", min=1)] = 64,
+    workload_file: Annotated[
+        Path | None,
+        typer.Option("--workload", help="Workload YAML (lengths as distributions, a suite…)."),
+    ] = None,
+    suite: Annotated[
+        str | None, typer.Option("--suite", help="Take prompts from this suite.")
+    ] = None,
+    ignore_eos: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-eos/--allow-eos",
+            help="Ask for exactly --output-tokens; shorter answers then fail the SLO.",
+        ),
+    ] = True,
+    slo_ttft: Annotated[float | None, typer.Option("--slo-ttft-ms")] = None,
+    slo_tpot: Annotated[float | None, typer.Option("--slo-tpot-ms")] = None,
+    slo_e2e: Annotated[float | None, typer.Option("--slo-e2e-ms")] = None,
+    sweep: Annotated[
+        float | None,
+        typer.Option(
+            "--sweep",
+            min=0.0,
+            max=1.0,
+            help="Also sweep rates for DistServe goodput at this SLO attainment, e.g. 0.99.",
+        ),
+    ] = None,
+    sweep_rates: Annotated[
+        str | None, typer.Option("--sweep-rates", help="Comma-separated rates (default: doubling).")
+    ] = None,
+    meter: Annotated[
+        str,
+        typer.Option(
+            "--meter",
+            help="auto, none, powercap[:ROOT], nvml, file:PATH, command:CMD (+@estimated).",
+        ),
+    ] = "auto",
+    selftest: Annotated[
+        bool, typer.Option("--selftest/--no-selftest", help="Measure the client's own overhead.")
+    ] = True,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help="Deadline per request from its scheduled arrival (s)."),
+    ] = 120.0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("llmcert-output"),
+) -> None:
+    """Measure TTFT, TPOT, ITL, end-to-end latency, throughput, goodput and energy."""
+    from pydantic import ValidationError
+
+    from llmcert._yamlspec import load_yaml_spec
+    from llmcert.errors import SpecError
+    from llmcert.perf import LoadSpec, SLOSpec, WorkloadSpec
+    from llmcert.services.perf import PerfRequest, measure_sync
+
+    if (rate is None) == (concurrency is None):
+        raise SpecError("give exactly one of --rate (open loop) and --concurrency (closed loop)")
+    try:
+        load = LoadSpec(
+            mode="open" if rate is not None else "closed",
+            rate=rate,
+            concurrency=concurrency,
+            arrival=arrival.value,
+            burstiness=burstiness,
+            requests=requests,
+            timeout_s=timeout,
+            seed=seed,
+        )
+        if workload_file is not None:
+            workload = load_yaml_spec(workload_file, WorkloadSpec)
+        else:
+            workload = WorkloadSpec.model_validate(
+                {
+                    "input_tokens": {"value": input_tokens},
+                    "output_tokens": {"value": output_tokens},
+                    "suite": suite,
+                    "ignore_eos": ignore_eos,
+                }
+            )
+        slo = SLOSpec(ttft_ms=slo_ttft, tpot_ms=slo_tpot, e2e_ms=slo_e2e)
+        rates = [float(x) for x in sweep_rates.split(",")] if sweep_rates else None
+    except (ValidationError, ValueError) as exc:
+        raise SpecError(f"invalid load: {exc}") from None
+    request = PerfRequest(
+        model=model,
+        load=load,
+        workload=workload,
+        slo=slo,
+        meter=meter,
+        selftest=selftest,
+        sweep_share=sweep,
+        sweep_rates=rates,
+        output=output,
+        command=tuple(sys.argv),
+    )
+    outcome = measure_sync(request, note=lambda msg: typer.echo(msg, err=True))
+    r, m = outcome.result, outcome.result.metrics
+    typer.echo(f"{r.target}: {r.load_description}")
+    typer.echo(
+        f"requests: {m.n_requests} · complete {m.n_ok} · errors {m.n_error} · "
+        f"timeouts {m.n_timeout} · truncated {m.n_truncated} · below length floor {m.n_short}"
+    )
+    for name, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL"),
+                        ("e2e_ms", "E2E"), ("lag_ms", "lag")):  # fmt: skip
+        d = getattr(m, name)
+        cells = []
+        for q in d.quantiles:
+            cells.append(f"p{q.p * 100:g} {_ms(q.value)} [{_ms(q.lower)}, {_ms(q.upper)}]")
+        typer.echo(f"  {label:5} n={d.n:<5} " + " · ".join(cells))
+    typer.echo(
+        f"throughput {m.request_throughput:.2f} req/s, {m.output_token_throughput:.1f} tok/s "
+        f"(tokens: {r.token_counting}); goodput at this load {m.goodput_at_load:.2f} req/s; "
+        f"SLO attainment {m.attainment.met}/{m.attainment.n}"
+    )
+    if r.sweep is not None:
+        typer.echo(
+            f"DistServe goodput at ≥{r.sweep.share:g} attainment: "
+            f"{r.sweep.goodput_observed} req/s observed, {r.sweep.goodput_confident} req/s "
+            "on the lower bound"
+        )
+    e = r.energy
+    typer.echo(
+        f"energy: {e.reading.provenance} ({e.reading.detail})"
+        + (
+            f": {e.joules_per_output_token:.4g} J/token, {e.average_watts:.1f} W"
+            if e.joules_per_output_token is not None and e.average_watts is not None
+            else ""
+        )
+    )
+    for note in r.reliability_notes:
+        typer.echo(f"UNRELIABLE: {note}", err=True)
+    for what in r.unmeasured:
+        typer.echo(f"not measured: {what}", err=True)
+    typer.echo(f"wrote {outcome.json_path} and {outcome.html_path}")
+    if m.n_ok == 0:
+        typer.echo("error: no request completed; see the errors above and in perf.json", err=True)
+        raise typer.Exit(1)
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1f}"

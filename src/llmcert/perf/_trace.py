@@ -1,0 +1,86 @@
+"""One request's timeline, in seconds from the start of its run.
+
+Every latency is taken from the request's *scheduled* arrival, so time the client
+spent before sending (its own queueing) counts as latency; the gap between the
+schedule and the send is kept apart as ``lag`` so a reader can see it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "error", "timeout", "truncated"]
+TokenSource = Literal["usage", "tokenizer", "chunks"]
+
+
+@dataclass(slots=True)
+class RequestTrace:
+    """What happened to one request.
+
+    ``status``: ``ok`` (complete stream), ``error`` (HTTP error, connection failure,
+    malformed stream), ``timeout`` (the deadline passed), ``truncated`` (the stream
+    ended without its final event). ``token_times`` holds the arrival of every chunk
+    that carried text. ``output_tokens`` comes from ``token_source``: the server's
+    usage report, llmcert's tokenizer for the model, or (last resort) the chunk count.
+    """
+
+    index: int
+    scheduled: float
+    max_tokens: int
+    min_tokens: int = 0
+    sent: float | None = None
+    token_times: list[float] = field(default_factory=list)
+    end: float | None = None
+    status: Status = "error"
+    error: str | None = None
+    http_status: int | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    token_source: TokenSource = "chunks"
+
+    @property
+    def lag(self) -> float | None:
+        """Seconds between the scheduled arrival and the send."""
+        return None if self.sent is None else self.sent - self.scheduled
+
+    @property
+    def ttft(self) -> float | None:
+        if self.status != "ok" or not self.token_times:
+            return None
+        return self.token_times[0] - self.scheduled
+
+    @property
+    def e2e(self) -> float | None:
+        if self.status != "ok" or self.end is None:
+            return None
+        return self.end - self.scheduled
+
+    @property
+    def tpot(self) -> float | None:
+        """Mean time per output token after the first (undefined below two tokens)."""
+        n = self.output_tokens if self.output_tokens is not None else len(self.token_times)
+        if self.status != "ok" or n < 2 or len(self.token_times) < 1:
+            return None
+        return (self.token_times[-1] - self.token_times[0]) / (n - 1)
+
+    @property
+    def itl(self) -> list[float]:
+        """Every gap between consecutive text chunks."""
+        if self.status != "ok":
+            return []
+        t = self.token_times
+        return [b - a for a, b in itertools.pairwise(t)]
+
+    @property
+    def short(self) -> bool:
+        """Shorter than the length floor (speed must not come from truncation)."""
+        n = self.output_tokens if self.output_tokens is not None else len(self.token_times)
+        return n < self.min_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["token_times"] = [round(t, 6) for t in self.token_times]
+        return out
