@@ -170,7 +170,7 @@ async def run_plan(
     )
     prepared = _pipeline.prepare(request)
     prepared = dataclasses.replace(prepared, repeats=1)
-    _pipeline.check_compatible(prepared, model)
+    await _pipeline.check_ready(prepared, model)
     wanted = plan.sample if limit is None else min(limit, plan.sample or limit)
     order = _draw(prepared, wanted, seed)
     if not order:
