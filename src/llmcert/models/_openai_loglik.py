@@ -116,8 +116,9 @@ def sum_continuation(
         if off >= end:
             break
         token_end = echo.offsets[i + 1] if i + 1 < len(echo.offsets) else end
-        if token_end <= start:
-            continue  # wholly inside the context
+        if off < start and token_end <= start:
+            continue  # wholly inside the context (a token at ``start`` may be zero-width:
+            # servers give a partial UTF-8 character the offset of the next token)
         if tlp is None:
             raise MalformedResponse(f"{where}: a continuation token has no log-probability")
         total += tlp
