@@ -119,3 +119,10 @@ def gemma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
     """Gemma 3 270M: adds a start token, so the server's echo is aligned."""
     with _serve("gemma3-270m", tmp_path_factory.mktemp("server")) as server:
         yield server
+
+
+@pytest.fixture
+def fresh_gemma_server(tmp_path: Path) -> Iterator[LlamaServer]:
+    """A Gemma server no request has reached yet: its prompt cache is empty."""
+    with _serve("gemma3-270m", tmp_path) as server:
+        yield server
