@@ -4,8 +4,9 @@ A real ``python -m llama_cpp.server`` on loopback serves the embedded GGUF files
 (``conftest.py``). Log-likelihoods through the endpoint equal the in-process ones
 where the server is right (Gemma, which adds a start token) and are refused where
 it is not (SmolLM2); greedy generations are identical through both paths once the
-neutral sampler is sent; and the fingerprint catches a server that applies a
-repeat penalty whatever it is sent.
+neutral sampler is sent (SmolLM2; Gemma's greedy tokens depend on the server's
+prompt cache); and the fingerprint catches a server that applies a repeat penalty
+whatever it is sent.
 """
 
 from __future__ import annotations
@@ -107,19 +108,20 @@ async def _outputs(model: str, suite: str, out: Path, **fields: object) -> dict[
 
 
 async def test_the_same_suite_gives_identical_greedy_outputs_through_both_paths(
-    smollm2_server: LlamaServer, gemma_server: LlamaServer, tmp_path: Path
+    smollm2_server: LlamaServer, tmp_path: Path
 ) -> None:
-    # SmolLM2 with its chat template (the default suite), Gemma with completion prompts.
+    # Chat (the default suite, through SmolLM2's template) and completion prompts. Gemma is
+    # left out on purpose: llama-cpp-python's server decodes each prompt after the prefix it
+    # has cached, and Gemma's greedy tokens depend on that layout (3 of 4 BBH items change
+    # with the request order in llama-cpp-python itself), so no client can match it.
     chat_server = await _outputs(smollm2_server.ref(), "default", tmp_path / "a", limit=12)
     chat_local = await _outputs("embedded:smollm2", "default", tmp_path / "b", limit=12)
     assert chat_server == chat_local
-    data = {"data": SHARED_DATA / "bbh", "limit": 4}
+    data = {"data": SHARED_DATA / "bbh", "limit": 6}
     completion_server = await _outputs(
-        gemma_server.ref(api="completions"), "bbh-completion", tmp_path / "c", **data
+        smollm2_server.ref(api="completions"), "bbh-completion", tmp_path / "c", **data
     )
-    completion_local = await _outputs(
-        "embedded:gemma3-270m", "bbh-completion", tmp_path / "d", **data
-    )
+    completion_local = await _outputs("embedded:smollm2", "bbh-completion", tmp_path / "d", **data)
     assert completion_server == completion_local
     assert any(completion_local.values())  # something was generated to compare
 
