@@ -155,7 +155,7 @@ async def generation_bench(args: argparse.Namespace) -> dict[str, Any]:
         "ratio": round(mb / md, 4),
         "within_5_percent": mb <= md * 1.05,
         "outputs_identical": same,
-        "threads": backend.llama_kwargs().get("n_threads", "llama-cpp-python default"),
+        "threads": backend.n_threads,
     }
 
 
@@ -214,7 +214,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=0, help="0: llama-cpp-python's default")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="0: llmcert's default (physical cores)"
+    )
     parser.add_argument("--echo-baseline", action="store_true")
     args = parser.parse_args()
     import llama_cpp

@@ -385,3 +385,74 @@ def test_hardware_class_is_the_build_in_use(smollm2: LlamaCppBackend) -> None:
         # scripts/llama-reference-build: AVX2 kernels, never AVX-512.
         assert "CPU:AVX2" in hc.features
         assert not any(f.startswith("CPU:AVX512") for f in hc.features)
+
+
+# -- threads and context window ------------------------------------------------------
+
+
+def test_threads_default_to_physical_cores_and_follow_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmcert.models.llamacpp import THREADS_ENV, _physical_cores
+
+    path = _write_gguf(tmp_path / "m.gguf", _sample_kv(None))
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    default = LlamaCppBackend(path)
+    assert default.n_threads == _physical_cores() >= 1
+    assert default.llama_kwargs()["n_threads"] == default.llama_kwargs()["n_threads_batch"]
+    assert default.run_conditions()["threads_source"] == "physical cores"
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert LlamaCppBackend(path).n_threads == 3
+    assert LlamaCppBackend(path).run_conditions()["threads_source"] == THREADS_ENV
+    # A reference names the count outright, above the environment.
+    ref = LlamaCppBackend.from_ref(ModelRef.parse(f"llamacpp:{path}?threads=1&n_ctx=8192"))
+    assert (ref.n_threads, ref.n_ctx) == (1, 8192)
+    assert ref.run_conditions() == {
+        "context_length": "8192",
+        "threads": "1",
+        "threads_source": "model reference",
+        "sampler": "min_p=0.0 repeat_penalty=1.0 top_k=0",
+    }
+    monkeypatch.setenv(THREADS_ENV, "many")
+    with pytest.raises(ModelRefError, match="LLMCERT_THREADS"):
+        LlamaCppBackend(path)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("threads=0", "threads must be a positive whole number"),
+        ("n_ctx=lots", "n_ctx must be a positive whole number"),
+        ("n_ctx=128", "n_ctx must be at least 256"),
+    ],
+)
+def test_bad_threads_or_context_in_a_reference_are_refused(
+    tmp_path: Path, query: str, message: str
+) -> None:
+    path = _write_gguf(tmp_path / "m.gguf", _sample_kv(None))
+    with pytest.raises(ModelRefError, match=message):
+        LlamaCppBackend.from_ref(ModelRef.parse(f"llamacpp:{path}?{query}"))
+
+
+@pytest.mark.embedded
+@pytest.mark.parametrize("name", ["smollm2", "gemma3-270m"])
+async def test_results_are_bit_identical_across_thread_counts(name: str) -> None:
+    _model_path(name)
+    one = LlamaCppBackend.from_ref(ModelRef.parse(f"embedded:{name}?threads=1"))
+    two = LlamaCppBackend.from_ref(ModelRef.parse(f"embedded:{name}?threads=2&n_ctx=8192"))
+    settings = _settings(max_tokens=24, temperature=0.0)
+    ask = GenerateRequest(settings, prompt="The three primary colours are")
+    try:
+        identity = await two.identify()
+        assert identity.details["threads"] == "2"
+        assert identity.details["context_length"] == "8192"
+        scores = [
+            await b.loglikelihood(LoglikelihoodRequest(CONTEXT, CONTINUATIONS)) for b in (one, two)
+        ]
+        texts = [await b.generate(ask) for b in (one, two)]
+    finally:
+        await one.aclose()
+        await two.aclose()
+    assert scores[0] == scores[1]  # exactly: floats compared bit for bit
+    assert texts[0] == texts[1]
+    assert texts[0].text

@@ -84,6 +84,10 @@ def completion(text: str, *, key: str | None = None, seed: int | None = None) ->
     )
 
 
+def generations(srv: FakeOpenAIServer) -> list[Any]:
+    return [r for r in srv.requests if r.path != "/v1/models"]
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -97,10 +101,11 @@ def closed_port() -> int:
 async def test_chat_generation_uses_chat_endpoint_and_unit_key() -> None:
     async with FakeOpenAIServer(policy="echo") as srv, connect(srv) as backend:
         out = await backend.generate(chat("two words", key="unit-key-1"))
-        (record,) = srv.requests
+        (listing, record) = srv.requests  # the server's family is read from /models first
     assert out.text == "two words"
     assert out.finish_reason == "stop"
     assert out.completion_tokens == 2
+    assert listing.path == "/v1/models"
     assert record.path == "/v1/chat/completions"
     assert record.model == "fake-model"
     assert record.idempotency_key == "unit-key-1"
@@ -113,7 +118,7 @@ async def test_completions_api_sends_the_prompt() -> None:
         connect(srv, api="completions") as backend,
     ):
         out = await backend.generate(completion("abc def", key="unit-key-2"))
-        (record,) = srv.requests
+        (record,) = generations(srv)
     assert out.text == "fed cba"
     assert record.path == "/v1/completions"
     assert record.idempotency_key == "unit-key-2"
@@ -423,14 +428,16 @@ async def test_loglikelihood_sums_the_continuation_token_logprobs(api: str) -> N
             out = await backend.loglikelihood(
                 LoglikelihoodRequest(context, continuations, idempotency_key="unit-key-6")
             )
-            keys = {r.idempotency_key for r in srv.requests}
+            requests = srv.requests
         expected = [await expected_loglikelihood(srv.base_url, context, c) for c in continuations]
     assert out.logprobs == pytest.approx([e[0] for e in expected])
     assert out.token_counts == tuple(e[1] for e in expected)
     assert out.token_counts == (3, 7, 1)
     assert out.is_greedy == (True, True, True)  # the fake always ranks the real token first
-    assert None not in keys
-    assert len(keys) == len(continuations)
+    # The alignment probe (one generation, one echo, no unit key) goes first, once.
+    probe, units = requests[:2], requests[2:]
+    assert [r.idempotency_key for r in probe] == [None, None]
+    assert {r.idempotency_key for r in units} == {f"unit-key-6-{i}" for i in range(3)}
 
 
 async def test_loglikelihood_with_newlines_and_non_ascii_in_continuations() -> None:
@@ -443,7 +450,7 @@ async def test_loglikelihood_with_newlines_and_non_ascii_in_continuations() -> N
             out = await backend.loglikelihood(
                 LoglikelihoodRequest(context, continuations, idempotency_key="unit-key-7")
             )
-            keys = [r.idempotency_key for r in srv.requests]
+            keys = [r.idempotency_key for r in srv.requests[2:]]  # after the probe
         expected = [await expected_loglikelihood(srv.base_url, context, c) for c in continuations]
     assert out.logprobs == pytest.approx([e[0] for e in expected])
     assert len(set(keys)) == len(continuations)

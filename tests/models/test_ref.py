@@ -19,6 +19,20 @@ SECRET = "sk-live-DO-NOT-PRINT-9f1c"
         ("embedded:gemma3-270m", "embedded", "gemma3-270m", {}),
         ("llamacpp:models/tiny.gguf", "llamacpp", "models/tiny.gguf", {}),
         ("llamacpp:/abs/path/x.gguf", "llamacpp", "/abs/path/x.gguf", {}),
+        (
+            "llamacpp:m.gguf?n_ctx=8192&threads=4",
+            "llamacpp",
+            "m.gguf",
+            {"n_ctx": "8192", "threads": "4"},
+        ),
+        ("embedded?n_ctx=8192", "embedded", "smollm2", {"n_ctx": "8192"}),
+        ("embedded:gemma3-270m?threads=2", "embedded", "gemma3-270m", {"threads": "2"}),
+        (
+            "openai://127.0.0.1:8000/v1?model=m&server=llamacpp",
+            "openai",
+            "http://127.0.0.1:8000/v1",
+            {"model": "m", "server": "llamacpp"},
+        ),
         ("mock:echo", "mock", "echo", {}),
         ("mock:answer=42", "mock", "answer=42", {}),
         ("mock:", "mock", "echo", {}),
@@ -151,6 +165,12 @@ def test_unknown_parameters_are_refused_with_the_known_ones() -> None:
     assert "temprature" in message
     for known in ("api", "key_env", "model", "timeout"):
         assert known in message
+
+
+@pytest.mark.parametrize("text", ["llamacpp:m.gguf?n_gpu_layers=9", "embedded:smollm2?ctx=1"])
+def test_unknown_in_process_parameters_are_refused(text: str) -> None:
+    with pytest.raises(ModelRefError, match="known: n_ctx, threads"):
+        ModelRef.parse(text)
 
 
 def test_api_must_be_chat_or_completions() -> None:

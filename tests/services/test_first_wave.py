@@ -39,7 +39,9 @@ def split(records: list[RequestRecord]) -> tuple[list[float], list[float]]:
 async def test_into_a_fresh_journal_the_first_wave_does_not_wait_for_identity(
     tiny_suite: Path, tmp_path: Path
 ) -> None:
-    async with FakeOpenAIServer(latency=LATENCY) as srv:
+    # Generations are slow, the model listing is not (as on real servers): the first wave
+    # waits only for the listing, which names the server's family and so its sampler.
+    async with FakeOpenAIServer(faults=[f"slow:always:delay={LATENCY}"]) as srv:
         await run(srv, tiny_suite, tmp_path / "out")
         ident, units = split(srv.requests)
         generations = srv.generations_by_key()

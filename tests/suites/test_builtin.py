@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from llmcert.errors import SpecError
-from llmcert.suites import BUILTIN_SUITES, builtin_suite_path, load_suite
+from llmcert.suites import BUILTIN_SUITES, COMPLETION_VARIANTS, builtin_suite_path, load_suite
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 needs_shared = pytest.mark.skipif(
@@ -35,8 +35,16 @@ IMPORTER_SUITES = {
     "humaneval-plus": ("humanevalplus", "humanevalplus", "code_tests", "chat"),
     "mbpp": ("mbpp", "mbpp", "code_tests", "chat"),
     "mbpp-plus": ("mbppplus", "mbppplus", "code_tests", "chat"),
+    "gsm8k-completion": ("gsm8k", "gsm8k", "numeric", "completion"),
+    "mgsm-en-completion": ("mgsm", "mgsm", "numeric", "completion"),
+    "mgsm-zh-completion": ("mgsm", "mgsm", "numeric", "completion"),
+    "bbh-completion": ("bbh", "bbh", "exact_match", "completion"),
 }
 COUNTS = {
+    "gsm8k-completion": 1319,
+    "mgsm-en-completion": 250,
+    "mgsm-zh-completion": 250,
+    "bbh-completion": 6511,
     "gsm8k": 1319,
     "mgsm-en": 250,
     "mgsm-zh": 250,
@@ -57,12 +65,24 @@ def test_manifest_matches_the_files() -> None:
     assert on_disk == set(BUILTIN_SUITES.values())
     local = {
         "default",
+        "default-completion",
         "truthfulness-bilingual",
         "gbt45654-should-refuse",
         "gbt45654-should-not-refuse",
         "gbt45654-generated",
     }
     assert set(IMPORTER_SUITES) | local == set(BUILTIN_SUITES)
+
+
+def test_every_completion_variant_exists_and_needs_no_chat_template() -> None:
+    for chat_suite, variant in COMPLETION_VARIANTS.items():
+        assert load_suite("default").spec.prompt.kind == "chat" or chat_suite != "default"
+        assert variant in BUILTIN_SUITES
+        assert builtin_suite_path(variant) is not None
+    completion = load_suite("default-completion")
+    assert completion.spec.prompt.kind == "completion"
+    assert completion.spec.scorer.name == "choice_loglikelihood"
+    assert [it.id for it in completion.items] == [it.id for it in load_suite("default").items]
 
 
 # --- the default suite ---------------------------------------------------------
@@ -156,7 +176,7 @@ def test_importer_suite_spec(name: str) -> None:
     if name == "safetybench-zh":
         assert spec.group_by == ("category",)
     if name.startswith("mgsm"):
-        assert spec.items.options == {"language": name[-2:]}
+        assert spec.items.options == {"language": name.removesuffix("-completion")[-2:]}
     if scorer == "numeric":
         assert spec.generation.max_tokens >= 200
 

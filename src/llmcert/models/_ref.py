@@ -6,7 +6,10 @@ Accepted forms::
     embedded:smollm2              the same, named
     embedded:gemma3-270m          Gemma 3 270M base model (completion prompts only)
     llamacpp:PATH.gguf            a local GGUF file run in-process with llama.cpp
+    ...?n_ctx=8192&threads=4      for the in-process forms: context window and threads
+                                  (default 4096 and every physical core, or $LLMCERT_THREADS)
     openai://HOST:PORT/PATH?model=NAME[&api=chat|completions][&key_env=VAR]
+              [&server=llamacpp|vllm|tgi|ollama|openai]   (else detected from /models)
     openai+https://HOST/PATH?model=NAME[...]
     mock:NAME                     a deterministic in-process test double
 
@@ -23,7 +26,10 @@ from llmcert.errors import ModelRefError
 
 EMBEDDED_MODELS = ("smollm2", "gemma3-270m")
 _SECRET_PARAMS = {"api_key", "apikey", "key", "token", "access_token", "password"}
-_OPENAI_PARAMS = {"model", "api", "key_env", "timeout"}
+_OPENAI_PARAMS = {"model", "api", "key_env", "timeout", "server"}
+_LOCAL_PARAMS = {"n_ctx", "threads"}
+#: Serving engines an OpenAI-compatible reference may name with ``server=``.
+SERVER_FAMILIES = ("llamacpp", "vllm", "tgi", "ollama", "openai")
 
 _USAGE = (
     "expected one of: 'embedded', 'embedded:smollm2', 'embedded:gemma3-270m', "
@@ -59,6 +65,19 @@ def _refuse_secrets(text: str) -> None:
         )
 
 
+def _local_params(text: str) -> dict[str, str]:
+    """``?n_ctx=N&threads=N`` of an in-process reference, checked for unknown names."""
+    query = text.split("?", 1)[1] if "?" in text else ""
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    unknown = set(params) - _LOCAL_PARAMS
+    if unknown:
+        raise ModelRefError(
+            f"unknown parameter(s) {', '.join(sorted(unknown))} in {_safe(text)!r}; "
+            f"known: {', '.join(sorted(_LOCAL_PARAMS))}"
+        )
+    return params
+
+
 @dataclass(frozen=True)
 class ModelRef:
     scheme: str  # "embedded" | "llamacpp" | "openai" | "mock"
@@ -72,23 +91,25 @@ class ModelRef:
         if not text:
             raise ModelRefError(f"empty model reference; {_USAGE}")
         _refuse_secrets(text)
-        if text == "embedded":
-            return cls("embedded", "smollm2", text=text)
+        if text == "embedded" or text.startswith("embedded?"):
+            return cls("embedded", "smollm2", _local_params(text), text=text)
         scheme, sep, rest = text.partition(":")
         if not sep:
             raise ModelRefError(f"unknown model reference {_safe(text)!r}; {_USAGE}")
         if scheme == "embedded":
-            if rest not in EMBEDDED_MODELS:
+            name = rest.split("?", 1)[0]
+            if name not in EMBEDDED_MODELS:
                 raise ModelRefError(
-                    f"unknown embedded model {rest!r}; choose one of {', '.join(EMBEDDED_MODELS)}"
+                    f"unknown embedded model {name!r}; choose one of {', '.join(EMBEDDED_MODELS)}"
                 )
-            return cls("embedded", rest, text=text)
+            return cls("embedded", name, _local_params(text), text=text)
         if scheme == "llamacpp":
-            if not rest:
+            path = rest.split("?", 1)[0]
+            if not path:
                 raise ModelRefError(
                     "llamacpp: needs a path to a .gguf file, e.g. llamacpp:model.gguf"
                 )
-            return cls("llamacpp", rest, text=text)
+            return cls("llamacpp", path, _local_params(text), text=text)
         if scheme == "mock":
             return cls("mock", rest or "echo", text=text)
         if scheme in ("openai", "openai+http", "openai+https"):
@@ -118,6 +139,10 @@ class ModelRef:
             raise ModelRefError(f"{_safe(text)!r} needs ?model=NAME (the served model's name)")
         if params.get("api", "chat") not in ("chat", "completions"):
             raise ModelRefError(f"api must be 'chat' or 'completions', not {params['api']!r}")
+        if params.get("server", "llamacpp") not in SERVER_FAMILIES:
+            raise ModelRefError(
+                f"server must be one of {', '.join(SERVER_FAMILIES)}, not {params['server']!r}"
+            )
         port = f":{port_number}" if port_number else ""
         base_url = f"{http_scheme}://{parts.hostname}{port}{parts.path.rstrip('/')}"
         return cls("openai", base_url, params, text=text)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import threading
 from importlib import metadata
 from pathlib import Path
@@ -51,10 +52,19 @@ from llmcert.models.embedded import (
     embedded_model_path,
 )
 
-__all__ = ["DEFAULT_N_CTX", "DEFAULT_SEED", "LlamaCppBackend", "file_digest"]
+__all__ = [
+    "DEFAULT_N_CTX",
+    "DEFAULT_SEED",
+    "THREADS_ENV",
+    "LlamaCppBackend",
+    "default_threads",
+    "file_digest",
+]
 
 DEFAULT_N_CTX = 4096
 MIN_N_CTX = 256
+#: Environment variable overriding the thread count (a ``threads=`` reference wins).
+THREADS_ENV = "LLMCERT_THREADS"
 #: Seed used when a request names none, so that sampled runs are reproducible.
 DEFAULT_SEED = 0
 _INSTALL_HINT = EMBEDDED_INSTALL_HINTS["smollm2"]
@@ -85,6 +95,44 @@ def file_digest(path: Path) -> str:
     with _digest_lock:
         _digest_cache[key] = digest
     return digest
+
+
+def _physical_cores() -> int:
+    """Physical cores this process may run on: one per set of hyper-thread siblings.
+
+    llama-cpp-python defaults to half the logical CPUs, which on a 2-core machine
+    without hyper-threading is one thread of two.
+    """
+    try:
+        allowed = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        allowed = set(range(os.cpu_count() or 1))
+    cores: set[str] = set()
+    for cpu in allowed:
+        siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        try:
+            cores.add(siblings.read_text(encoding="ascii").strip())
+        except OSError:
+            cores.add(str(cpu))  # topology unknown: count the CPU itself
+    return max(1, len(cores))
+
+
+def _positive(name: str, value: str, source: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ModelRefError(f"{name} must be a positive whole number, not {value!r} ({source})")
+    return number
+
+
+def default_threads() -> tuple[int, str]:
+    """The thread count without a ``threads=`` reference, and where it came from."""
+    value = os.environ.get(THREADS_ENV)
+    if value:
+        return _positive("threads", value, THREADS_ENV), THREADS_ENV
+    return _physical_cores(), "physical cores"
 
 
 def _engine_version(hint: str) -> str:
@@ -119,6 +167,7 @@ class LlamaCppBackend:
         n_threads: int | None = None,
         seed: int = DEFAULT_SEED,
     ) -> None:
+        """``n_threads`` None: ``$LLMCERT_THREADS``, else every physical core."""
         if n_ctx < MIN_N_CTX:
             # llama.cpp rounds smaller windows up to 256 while llama-cpp-python
             # sizes its token buffer to the request, which then overflows.
@@ -135,6 +184,12 @@ class LlamaCppBackend:
         self.ref = ref or f"llamacpp:{path}"
         self.embedded = embedded
         self.n_ctx = n_ctx
+        if n_threads is None:
+            n_threads, self.threads_source = default_threads()
+        else:
+            self.threads_source = "model reference"
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be at least 1, not {n_threads}")
         self.n_threads = n_threads
         self.seed = seed
         self.max_concurrency: int | None = 1
@@ -155,10 +210,18 @@ class LlamaCppBackend:
             raise ModelRefError(
                 f"{ref} needs llama-cpp-python, which is not installed; install it with: {hint}"
             )
+        options: dict[str, Any] = {}
+        if "n_ctx" in ref.params:
+            options["n_ctx"] = _positive("n_ctx", ref.params["n_ctx"], str(ref))
+            if options["n_ctx"] < MIN_N_CTX:
+                raise ModelRefError(f"n_ctx must be at least {MIN_N_CTX}, not {options['n_ctx']}")
+        if "threads" in ref.params:
+            options["n_threads"] = _positive("threads", ref.params["threads"], str(ref))
         if ref.scheme == "embedded":
-            return cls(embedded_model_path(ref.target), ref=str(ref), embedded=ref.target)
+            path = embedded_model_path(ref.target)
+            return cls(path, ref=str(ref), embedded=ref.target, **options)
         if ref.scheme == "llamacpp":
-            return cls(Path(ref.target).expanduser(), ref=str(ref))
+            return cls(Path(ref.target).expanduser(), ref=str(ref), **options)
         raise ModelRefError(f"the llama.cpp backend cannot open {ref.scheme!r} references")
 
     # -- identity -----------------------------------------------------------------
@@ -186,12 +249,11 @@ class LlamaCppBackend:
             "architecture": arch,
             "name": meta.get_str("general.name") or "",
             "trained_context_length": meta.get_str(f"{arch}.context_length") or "",
-            "context_length": str(self.n_ctx),
             "file_size": str(stat[0]),
             "file_type": meta.get_str("general.file_type") or "",
             "add_bos_token": meta.get_str("tokenizer.ggml.add_bos_token") or "",
             "gguf_version": str(meta.version),
-            "sampler": " ".join(f"{k}={v}" for k, v in sorted(SAMPLER_DEFAULTS.items())),
+            **self.run_conditions(),
         }
         if self.embedded is not None:
             details["embedded"] = self.embedded
@@ -205,6 +267,18 @@ class LlamaCppBackend:
             engine=f"llama-cpp-python {_engine_version(self._install_hint())}",
             details=details,
         )
+
+    def run_conditions(self) -> dict[str, str]:
+        """How the model is run: recorded in the conditions, all in one place."""
+        return {
+            "context_length": str(self.n_ctx),
+            "threads": str(self.n_threads),
+            "threads_source": self.threads_source,
+            "sampler": " ".join(f"{k}={v}" for k, v in sorted(SAMPLER_DEFAULTS.items())),
+        }
+
+    async def conditions(self) -> dict[str, str]:
+        return self.run_conditions()
 
     def verify_unchanged(self) -> None:
         """Raise IdentityChanged if the file is no longer the one identify() hashed.
@@ -264,10 +338,13 @@ class LlamaCppBackend:
 
     def llama_kwargs(self) -> dict[str, Any]:
         """The settings the model is loaded with, for a like-for-like direct comparison."""
-        kwargs: dict[str, Any] = {"n_ctx": self.n_ctx, "seed": self.seed, "verbose": False}
-        if self.n_threads is not None:
-            kwargs["n_threads"] = self.n_threads
-        return kwargs
+        return {
+            "n_ctx": self.n_ctx,
+            "n_threads": self.n_threads,
+            "n_threads_batch": self.n_threads,
+            "seed": self.seed,
+            "verbose": False,
+        }
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.to_thread(self._locked, fn, *args)
@@ -364,7 +441,7 @@ class LlamaCppBackend:
                 self._prefix = None
 
     def __repr__(self) -> str:
-        return f"LlamaCppBackend({self.ref!r}, n_ctx={self.n_ctx})"
+        return f"LlamaCppBackend({self.ref!r}, n_ctx={self.n_ctx}, threads={self.n_threads})"
 
 
 def _map_error(exc: Exception) -> ModelError:

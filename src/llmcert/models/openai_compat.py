@@ -31,22 +31,37 @@ from llmcert.errors import (
     RequestRejected,
     ServerError,
 )
+from llmcert.models._openai_fingerprint import (
+    CANARY_PROMPTS,
+    GREEDY_CANARY,
+    GREEDY_CANARY_TOKENS,
+    chosen_and_top,
+    greedy_verdict,
+)
+from llmcert.models._openai_loglik import (
+    AlignmentProbe,
+    EchoedTokens,
+    LoglikelihoodRefused,
+    continuation_start,
+    echo_payload,
+    probe_alignment,
+    sum_continuation,
+)
 from llmcert.models._ref import ModelRef
+from llmcert.models._sampler import POLICIES, SamplerPolicy, detect_family
 from llmcert.models._types import (
+    ChatMessage,
     GenerateRequest,
     Generation,
+    GenerationSettings,
     LoglikelihoodRequest,
     Loglikelihoods,
     ModelIdentity,
 )
 
-DEFAULT_KEY_ENVS = ("LLMCERT_API_KEY", "OPENAI_API_KEY")
+__all__ = ["CANARY_PROMPTS", "DEFAULT_KEY_ENVS", "LoglikelihoodRefused", "OpenAICompatBackend"]
 
-#: Fixed prompts whose temperature-0 answers fingerprint the served model.
-CANARY_PROMPTS = (
-    "Repeat exactly: llmcert canary 7f3a",
-    "What is 17 + 25? Answer with the number only.",
-)
+DEFAULT_KEY_ENVS = ("LLMCERT_API_KEY", "OPENAI_API_KEY")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -148,6 +163,7 @@ class OpenAICompatBackend:
         ref_text: str | None = None,
         resolver: aiohttp.abc.AbstractResolver | None = None,
         max_response_bytes: int | None = None,
+        server: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -162,6 +178,11 @@ class OpenAICompatBackend:
             resolver=resolver,
             max_response_bytes=max_response_bytes,
         )
+        self._server = server  # the family named in the reference, else detected
+        self._listing: asyncio.Task[list[dict[str, Any]] | None] | None = None
+        self._probe: AlignmentProbe | None = None
+        self._probe_task: asyncio.Task[AlignmentProbe] | None = None
+        self._greedy: str | None = None
 
     @classmethod
     def from_ref(cls, ref: ModelRef) -> OpenAICompatBackend:
@@ -187,6 +208,7 @@ class OpenAICompatBackend:
             api_key=api_key,
             timeout=timeout,
             ref_text=str(ref),
+            server=ref.params.get("server"),
         )
 
     async def aclose(self) -> None:
@@ -241,10 +263,18 @@ class OpenAICompatBackend:
             raise MalformedResponse(f"{where}: response is not a JSON object")
         return data
 
-    def _settings(self, request: GenerateRequest) -> dict[str, Any]:
+    async def sampler(self) -> SamplerPolicy:
+        """The sampler parameters for this server's family (one ``/models`` call, shared)."""
+        if self._server is not None:
+            return POLICIES[self._server]
+        listing = await self._models()
+        return POLICIES[detect_family(listing or [])]
+
+    async def _settings(self, request: GenerateRequest) -> dict[str, Any]:
         s = request.settings
         payload: dict[str, Any] = {
             "model": self.model,
+            **(await self.sampler()).params(),
             "max_tokens": s.max_tokens,
             "temperature": s.temperature,
             "top_p": s.top_p,
@@ -256,19 +286,23 @@ class OpenAICompatBackend:
         return payload
 
     async def generate(self, request: GenerateRequest) -> Generation:
-        payload = self._settings(request)
-        if request.messages is not None and self.api == "chat":
-            payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-            data = await self._post("/chat/completions", payload, request.idempotency_key)
-            return self._parse_generation(data, chat=True)
-        if request.messages is not None:
+        data, chat = await self._generate_raw(request)
+        return self._parse_generation(data, chat=chat)
+
+    async def _generate_raw(
+        self, request: GenerateRequest, extra: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        if request.messages is not None and self.api != "chat":
             raise RequestRejected(
                 f"{self.ref_text} uses the completions API, but the suite sends chat messages; "
                 "use api=chat or a completion-prompt suite"
             )
+        payload = {**(await self._settings(request)), **(extra or {})}
+        if request.messages is not None:
+            payload["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+            return await self._post("/chat/completions", payload, request.idempotency_key), True
         payload["prompt"] = request.prompt
-        data = await self._post("/completions", payload, request.idempotency_key)
-        return self._parse_generation(data, chat=False)
+        return await self._post("/completions", payload, request.idempotency_key), False
 
     def _parse_generation(self, data: dict[str, Any], *, chat: bool) -> Generation:
         try:
@@ -289,7 +323,12 @@ class OpenAICompatBackend:
         )
 
     async def loglikelihood(self, request: LoglikelihoodRequest) -> Loglikelihoods:
-        """Echo each context+continuation with logprobs and sum the continuation's tokens."""
+        """Echo each context+continuation with logprobs and sum the continuation's tokens.
+
+        Refused (LoglikelihoodRefused) unless the alignment probe passed: the sums
+        of a misaligned server are wrong in a way no single response reveals.
+        """
+        await self.check_loglikelihood()
         results = await asyncio.gather(
             *(
                 self._continuation_logprob(request, i, c)
@@ -303,48 +342,62 @@ class OpenAICompatBackend:
     async def _continuation_logprob(
         self, request: LoglikelihoodRequest, index: int, continuation: str
     ) -> tuple[float, int, bool]:
-        payload = {
-            "model": self.model,
-            "prompt": request.context + continuation,
-            "max_tokens": 0,
-            "echo": True,
-            "logprobs": 1,
-            "temperature": 0.0,
-        }
+        prompt = request.context + continuation
         # Header-safe: one key per (unit, choice index); the choice text never goes in a header.
         key = f"{request.idempotency_key}-{index}" if request.idempotency_key else None
-        data = await self._post("/completions", payload, key)
-        try:
-            lp = data["choices"][0]["logprobs"]
-            offsets: list[int] = lp["text_offset"]
-            token_lps: list[float | None] = lp["token_logprobs"]
-            tokens: list[str] = lp["tokens"]
-            tops: list[dict[str, float] | None] = lp.get("top_logprobs") or [None] * len(tokens)
-        except (KeyError, IndexError, TypeError) as exc:
-            raise MalformedResponse(
-                f"{self.base_url}: completions response lacks echoed logprobs"
-            ) from exc
-        start = len(request.context)
-        total, count, greedy = 0.0, 0, True
-        for tok, off, tlp, top in zip(tokens, offsets, token_lps, tops, strict=False):
-            if off < start:
-                continue
-            if tlp is None:
-                raise MalformedResponse(f"{self.base_url}: a continuation token has no logprob")
-            total += float(tlp)
-            count += 1
-            if top:
-                greedy = greedy and max(top, key=lambda t: top[t]) == tok
-        if count == 0:
-            raise MalformedResponse(f"{self.base_url}: no continuation tokens in the echoed prompt")
-        return total, count, greedy
+        data = await self._post("/completions", echo_payload(self.model, prompt), key)
+        where = f"{self.base_url}/completions"
+        echo = EchoedTokens.parse(data, where)
+        return sum_continuation(
+            echo, prompt, start=continuation_start(request.context), where=where
+        )
 
-    async def _reported_model(self) -> str | None:
+    async def probe_alignment(self) -> AlignmentProbe:
+        """The alignment probe, run once per backend (a transport failure is not kept)."""
+        if self._probe is None:
+            if self._probe_task is None or self._probe_task.done():
+                self._probe_task = asyncio.ensure_future(self._run_probe())
+            self._probe = await asyncio.shield(self._probe_task)
+        return self._probe
+
+    async def _run_probe(self) -> AlignmentProbe:
+        async def post(payload: dict[str, Any]) -> dict[str, Any]:
+            return await self._post("/completions", payload, None)
+
+        try:
+            return await probe_alignment(post, self.model, self.base_url)
+        except (RequestRejected, MalformedResponse) as exc:
+            # A server without echoed log-probabilities: a definite answer, kept.
+            return AlignmentProbe(False, "", f"it gives no echoed log-probabilities ({exc})")
+
+    async def check_loglikelihood(self) -> None:
+        """Raise LoglikelihoodRefused, naming the cause, unless the probe passed."""
+        probe = await self.probe_alignment()
+        if not probe.aligned:
+            raise LoglikelihoodRefused(
+                f"log-likelihoods through {self.base_url} are refused: {probe.cause}"
+            )
+
+    async def _models(self) -> list[dict[str, Any]] | None:
+        """The server's ``/models`` listing, fetched once (None if it has none)."""
+        stale = (
+            self._listing is not None
+            and self._listing.done()
+            and (self._listing.cancelled() or self._listing.exception() is not None)
+        )
+        if self._listing is None or stale:
+            self._listing = asyncio.ensure_future(self._fetch_models())
+        return await asyncio.shield(self._listing)
+
+    async def _fetch_models(self) -> list[dict[str, Any]] | None:
         status, headers, body = await self._request("GET", "/models", None, None)
         if status == 404:
             return None  # some servers do not list models; identity rests on the fingerprint
         data = self._decode(status, headers, body, "/models")
-        ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)]
+        return [m for m in data.get("data", []) if isinstance(m, dict)]
+
+    async def _reported_model(self) -> str | None:
+        ids = [m.get("id") for m in await self._models() or []]
         if self.model in ids:
             return self.model
         if ids:
@@ -353,23 +406,59 @@ class OpenAICompatBackend:
             )
         return None
 
-    async def _fingerprint(self) -> str:
-        from llmcert.models._types import ChatMessage, GenerationSettings
-
-        settings = GenerationSettings(max_tokens=16, temperature=0.0)
+    def _canary(self, prompt: str, max_tokens: int) -> GenerateRequest:
+        settings = GenerationSettings(max_tokens=max_tokens, temperature=0.0)
         if self.api == "chat":
-            reqs = [
-                GenerateRequest(settings, messages=(ChatMessage("user", p),), seed=0)
-                for p in CANARY_PROMPTS
-            ]
-        else:
-            reqs = [GenerateRequest(settings, prompt=p, seed=0) for p in CANARY_PROMPTS]
-        answers = await asyncio.gather(*(self.generate(r) for r in reqs))
-        return digest_json([a.text for a in answers])
+            return GenerateRequest(settings, messages=(ChatMessage("user", prompt),), seed=0)
+        return GenerateRequest(settings, prompt=prompt, seed=0)
+
+    async def _greedy_canary(self) -> str:
+        """Generate the greedy canary with log-probabilities; record whether it was greedy."""
+        request = self._canary(GREEDY_CANARY, GREEDY_CANARY_TOKENS)
+        chat = self.api == "chat"
+        extra = {"logprobs": True, "top_logprobs": 1} if chat else {"logprobs": 1}
+        try:
+            data, _ = await self._generate_raw(request, extra)
+        except RequestRejected as exc:  # a server without log-probabilities on generations
+            self._greedy = greedy_verdict(None, f"log-probabilities refused ({exc})")
+            return (await self.generate(request)).text
+        steps = chosen_and_top(data, chat=chat)
+        self._greedy = greedy_verdict(steps, "the server returned no log-probabilities")
+        return self._parse_generation(data, chat=chat).text
+
+    async def _fingerprint(self) -> str:
+        texts = await asyncio.gather(
+            *(self._canary_text(p) for p in CANARY_PROMPTS), self._greedy_canary()
+        )
+        return digest_json(list(texts))
+
+    async def _canary_text(self, prompt: str) -> str:
+        return (await self.generate(self._canary(prompt, 16))).text
+
+    async def conditions(self) -> dict[str, str]:
+        """What this backend sends and found, for the recorded conditions (one place)."""
+        policy = await self.sampler()
+        found = {
+            "server_family": policy.family,
+            "sampler_sent": policy.describe(),
+            "sampler_honoured": f"{policy.honoured}: {policy.note}",
+            "greedy_check": self._greedy or "not checked",
+            "loglikelihood_alignment": (
+                self._probe.describe() if self._probe is not None else "not checked"
+            ),
+        }
+        return found
 
     async def identify(self) -> ModelIdentity:
-        """Endpoint + reported model id + a behavioural fingerprint, fetched concurrently."""
-        reported, fingerprint = await asyncio.gather(self._reported_model(), self._fingerprint())
+        """Endpoint + reported model id + a behavioural fingerprint, fetched concurrently.
+
+        With ``api=completions`` (the API of log-likelihood suites) the alignment
+        probe runs too; elsewhere it runs before the first log-likelihood.
+        """
+        probe = self.probe_alignment() if self.api == "completions" else _nothing()
+        reported, fingerprint, _ = await asyncio.gather(
+            self._reported_model(), self._fingerprint(), probe
+        )
         return ModelIdentity(
             kind="endpoint",
             ref=self.ref_text,
@@ -377,5 +466,9 @@ class OpenAICompatBackend:
             reported_model=reported or self.model,
             fingerprint=fingerprint,
             engine=f"openai-compatible/{self.api}",
-            details={"api": self.api},
+            details={"api": self.api, **(await self.conditions())},
         )
+
+
+async def _nothing() -> None:
+    return None

@@ -178,7 +178,7 @@ async def run_plan(
     prepared = _pipeline.prepare(request)
     repeats = prepared.suite.spec.repeats if plan.samples_per_item else 1
     prepared = dataclasses.replace(prepared, repeats=repeats)
-    _pipeline.check_compatible(prepared, model)
+    await _pipeline.check_ready(prepared, model)
     wanted = plan.sample if limit is None else min(limit, plan.sample or limit)
     order = _draw(prepared, wanted, seed)
     if not order:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from llmcert.engine import (
     RetryPolicy,
     StartedCalls,
     WorkUnit,
+    call_with_retries,
     effective_concurrency,
     execute,
     plan_requests,
@@ -36,7 +39,7 @@ from llmcert.errors import SpecError
 from llmcert.models import ModelBackend, ModelIdentity
 from llmcert.scoring import Scorer, make_scorer
 from llmcert.services._request import EvalOutcome, EvalRequest
-from llmcert.suites import Suite, load_suite
+from llmcert.suites import COMPLETION_VARIANTS, Suite, load_suite
 
 if TYPE_CHECKING:
     from llmcert.report import HardwareClass, UnitSections
@@ -82,8 +85,39 @@ def prepare(request: EvalRequest) -> Prepared:
     return Prepared(suite, scorer, request.repeats or suite.spec.repeats, prompts)
 
 
+@runtime_checkable
+class ChecksLoglikelihood(Protocol):
+    """Backends whose log-likelihoods may be wrong say so before the first one is asked."""
+
+    async def check_loglikelihood(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsConditions(Protocol):
+    """Backends state the conditions they run under (threads, context, sampler, checks)."""
+
+    async def conditions(self) -> dict[str, str]: ...
+
+
+def check_chat(suite: Suite, backend: ModelBackend) -> None:
+    """Refuse, before any model call, a chat suite on a model without a chat template."""
+    if suite.spec.prompt.kind == "chat" and not backend.supports_chat:
+        variant = COMPLETION_VARIANTS.get(suite.name)
+        advice = (
+            f"use {variant}"
+            if variant
+            else "use a suite with completion prompts or log-likelihoods"
+        )
+        raise SpecError(
+            f"suite {suite.name} needs a chat template; this model has none; {advice}",
+            field="prompt.kind",
+        )
+
+
 def check_compatible(prepared: Prepared, backend: ModelBackend) -> None:
+    """Refuse, before any model call, a suite this model cannot run at all."""
     scorer, suite = prepared.scorer, prepared.suite
+    check_chat(suite, backend)
     if scorer.request_kind != "loglikelihood":
         return
     if suite.spec.prompt.kind != "completion":
@@ -94,6 +128,32 @@ def check_compatible(prepared: Prepared, backend: ModelBackend) -> None:
         )
     if not backend.supports_loglikelihood:
         raise SpecError(f"this model backend gives no log-likelihoods, which {scorer.name} needs")
+
+
+#: The log-likelihood check is a first contact too: retried briefly, like identification.
+CHECK_RETRY = RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=1.0)
+
+
+async def check_ready(prepared: Prepared, backend: ModelBackend) -> None:
+    """``check_compatible``, then the backend's own check of its log-likelihoods."""
+    check_compatible(prepared, backend)
+    if prepared.scorer.request_kind == "loglikelihood" and isinstance(backend, ChecksLoglikelihood):
+        outcome = await call_with_retries(
+            backend.check_loglikelihood, CHECK_RETRY, random.Random(prepared.suite.digest)
+        )
+        if outcome.error is not None:
+            raise outcome.error
+
+
+async def with_conditions(identity: ModelIdentity, backend: ModelBackend) -> ModelIdentity:
+    """The identity with the backend's conditions as they stand now (checks run since).
+
+    Conditions are details, outside the identity digest: work units keep their keys.
+    """
+    if not isinstance(backend, ReportsConditions):
+        return identity
+    details = {**identity.details, **(await backend.conditions())}
+    return dataclasses.replace(identity, details=details)
 
 
 def _run_id(prepared: Prepared, identity: ModelIdentity, seed: int) -> str:
@@ -215,6 +275,8 @@ async def _execute(
 ) -> Executed:
     """Key the units to the model, skip what the journal holds, send the rest."""
     from llmcert.report import preload_html
+
+    identity = await with_conditions(identity, model)
     from llmcert.services._environment import capture_environment
     from llmcert.services._hardware import hardware_class
     from llmcert.services._unit_finish import UnitFinisher

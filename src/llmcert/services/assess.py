@@ -91,8 +91,6 @@ async def assess(
     ctx = EvidenceContext(data=request.data, attachments=request.evidence, base=base)
     skipped = _skipped_requirements(spec, request.not_applicable)
     plans = runner.suite_plans([r for r in spec.requirements if r.id not in skipped], base)
-    for plan in plans:  # a missing dataset or a broken suite fails before any model call
-        _preflight(plan, request)
     attack_reqs = {
         r.id: attacks.attack_request(
             r,
@@ -105,8 +103,10 @@ async def assess(
         if r.id not in skipped and isinstance(r.measure, AttackMeasure)
     }
     attacks.preflight(list(attack_reqs.values()))
-
     model = backend if backend is not None else open_backend(ref)
+    for plan in plans:  # a missing dataset or a broken suite fails before any model call
+        _preflight(plan, request, model)
+
     from llmcert.services.evaluate import _identify
 
     try:
@@ -234,8 +234,9 @@ def _skipped_requirements(spec: Any, clauses: Mapping[str, str]) -> dict[str, st
     return {r.id: clauses[r.clause] for r in spec.requirements if r.clause in clauses}
 
 
-def _preflight(plan: Any, request: AssessRequest) -> None:
+def _preflight(plan: Any, request: AssessRequest, model: ModelBackend) -> None:
     from llmcert.services._assess_run import unit_matches
+    from llmcert.services._pipeline import check_chat
     from llmcert.suites import load_suite
 
     data = request.data.get(plan.suite)
@@ -256,6 +257,7 @@ def _preflight(plan: Any, request: AssessRequest) -> None:
                 f"{dict(group)}",
                 field="measure.group",
             )
+    check_chat(suite, model)
 
 
 def _write(

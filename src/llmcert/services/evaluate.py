@@ -75,7 +75,7 @@ async def evaluate(
         prepared = await asyncio.to_thread(_prepare, request)
         from llmcert.services import _pipeline  # loaded by the preparation thread
 
-        _pipeline.check_compatible(prepared, model)
+        await _pipeline.check_ready(prepared, model)
         executed = await _pipeline.run_units(
             request,
             prepared,

@@ -4,6 +4,7 @@ from llmcert.suites._prompt import LETTERS, PromptRenderer
 from llmcert.suites._spec import FewShotExample, ItemsSpec, PromptSpec, ScorerSpec, SuiteSpec
 from llmcert.suites._suite import (
     BUILTIN_SUITES,
+    COMPLETION_VARIANTS,
     Suite,
     builtin_suite_path,
     load_suite,
@@ -12,6 +13,7 @@ from llmcert.suites._suite import (
 
 __all__ = [
     "BUILTIN_SUITES",
+    "COMPLETION_VARIANTS",
     "LETTERS",
     "FewShotExample",
     "ItemsSpec",

@@ -17,10 +17,15 @@ from llmcert.suites._spec import SuiteSpec
 #: so that naming a suite never parses every YAML file.
 BUILTIN_SUITES: dict[str, str] = {
     "default": "default/suite.yaml",
+    "default-completion": "default/completion.yaml",
     "gsm8k": "gsm8k.yaml",
+    "gsm8k-completion": "gsm8k-completion.yaml",
     "mgsm-en": "mgsm-en.yaml",
+    "mgsm-en-completion": "mgsm-en-completion.yaml",
     "mgsm-zh": "mgsm-zh.yaml",
+    "mgsm-zh-completion": "mgsm-zh-completion.yaml",
     "bbh": "bbh.yaml",
+    "bbh-completion": "bbh-completion.yaml",
     "truthfulqa-mc1": "truthfulqa-mc1.yaml",
     "truthfulqa-mc1-gen": "truthfulqa-mc1-gen.yaml",
     "safetybench-zh": "safetybench-zh.yaml",
@@ -33,6 +38,16 @@ BUILTIN_SUITES: dict[str, str] = {
     "humaneval-plus": "humaneval-plus.yaml",
     "mbpp": "mbpp.yaml",
     "mbpp-plus": "mbpp-plus.yaml",
+}
+
+#: Built-in suites with chat prompts and the variant a base model (no chat template) can run.
+COMPLETION_VARIANTS: dict[str, str] = {
+    "default": "default-completion",
+    "gsm8k": "gsm8k-completion",
+    "mgsm-en": "mgsm-en-completion",
+    "mgsm-zh": "mgsm-zh-completion",
+    "bbh": "bbh-completion",
+    "truthfulqa-mc1-gen": "truthfulqa-mc1",
 }
 
 

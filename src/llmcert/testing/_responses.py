@@ -17,6 +17,14 @@ from typing import Any, Literal, get_args
 Policy = Literal["echo", "reverse", "answer", "hash", "vulnerable"]
 POLICIES: tuple[str, ...] = get_args(Policy)
 
+#: Faults of real servers in how they answer, not in whether they answer:
+#: ``unlimited-zero-max-tokens`` reads ``max_tokens: 0`` as "no limit" (llama-cpp-python's
+#: server); ``shifted-echo-logprobs`` gives each echoed prompt token the log-probability of the
+#: next position (the same server, for models without a start token); ``not-greedy`` decodes
+#: as with a repeat penalty, so a generated token is not the most likely one it lists.
+Quirk = Literal["unlimited-zero-max-tokens", "shifted-echo-logprobs", "not-greedy"]
+QUIRKS: tuple[str, ...] = get_args(Quirk)
+
 # Whitespace tokenisation that keeps the leading whitespace on each token, so the tokens
 # join back to the exact text and ``text_offset`` lines up with the characters.
 _TOKEN_RE = re.compile(r"\s*\S+|\s+")
@@ -50,12 +58,17 @@ def token_logprob(prev: str, token: str) -> float:
 
 
 def legacy_logprobs(
-    prompt_tokens: list[str], completion_tokens: list[str], top_n: int, include_prompt: bool
+    prompt_tokens: list[str],
+    completion_tokens: list[str],
+    top_n: int,
+    include_prompt: bool,
+    quirks: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """OpenAI-legacy ``logprobs`` for /v1/completions.
 
     The very first token has no context, so its log-probability is ``None`` (as the real API
-    reports with ``echo``). The real token is always the most likely entry of ``top_logprobs``.
+    reports with ``echo``). The real token is always the most likely entry of ``top_logprobs``,
+    unless the ``not-greedy`` quirk ranks another generated one above it.
     """
     all_tokens = prompt_tokens + completion_tokens
     start = 0 if include_prompt else len(prompt_tokens)
@@ -74,10 +87,15 @@ def legacy_logprobs(
             tops.append(None)
             continue
         lp = token_logprob(all_tokens[i - 1], tok)
+        if "shifted-echo-logprobs" in quirks and i < len(prompt_tokens):
+            # The next position's distribution, read at this token.
+            lp = token_logprob(tok, all_tokens[i + 1] if i + 1 < len(all_tokens) else tok)
         lps.append(lp)
         top = {tok: lp}
         for j in range(1, top_n):
             top[f"{tok}\u2020{j}"] = round(lp - j, 6)
+        if "not-greedy" in quirks and i >= len(prompt_tokens):
+            top[f"{tok}\u2020penalised"] = round(lp + 0.5, 6)
         tops.append(top)
     return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops, "text_offset": offsets}
 
@@ -86,10 +104,19 @@ class Responder:
     """Builds the JSON answers; one per server so ids count per server."""
 
     def __init__(
-        self, model: str, policy: Policy, answers: Mapping[str, str], default_answer: str
+        self,
+        model: str,
+        policy: Policy,
+        answers: Mapping[str, str],
+        default_answer: str,
+        quirks: frozenset[str] = frozenset(),
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"unknown answer policy {policy!r}; choose from {POLICIES}")
+        unknown = set(quirks) - set(QUIRKS)
+        if unknown:
+            raise ValueError(f"unknown quirk(s) {sorted(unknown)}; choose from {QUIRKS}")
+        self.quirks = frozenset(quirks)
         self.model = model
         self.policy = policy
         self.answers = dict(answers)
@@ -174,6 +201,8 @@ class Responder:
                 "'prompt' must be a string or a non-empty array of strings", "prompt"
             )
         max_tokens, stop, n = _common_options(body, None)
+        if max_tokens == 0 and "unlimited-zero-max-tokens" in self.quirks:
+            max_tokens = None
         echo = body.get("echo", False)
         if not isinstance(echo, bool):
             raise RequestInvalid("'echo' must be a boolean", "echo")
@@ -190,7 +219,9 @@ class Responder:
                 completion_tokens += len(out.split())
                 logprobs = None
                 if top_n is not None:
-                    logprobs = legacy_logprobs(tokenize(text_in), tokenize(out), top_n, echo)
+                    logprobs = legacy_logprobs(
+                        tokenize(text_in), tokenize(out), top_n, echo, self.quirks
+                    )
                 choices.append(
                     {
                         "text": text_in + out if echo else out,

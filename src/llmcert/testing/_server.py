@@ -16,7 +16,7 @@ from typing import Any
 from llmcert.testing._faults import FaultRule, FaultState, decide
 from llmcert.testing._http import MAX_BODY, MAX_HEAD, Reply, RequestHead, encode, parse_head
 from llmcert.testing._log import RequestLog, RequestRecord
-from llmcert.testing._responses import Policy, RequestInvalid, Responder, error_body
+from llmcert.testing._responses import Policy, Quirk, RequestInvalid, Responder, error_body
 from llmcert.testing._stream import StreamPlan, build_events, send_stream
 from llmcert.testing._thread import ThreadedServer
 
@@ -50,6 +50,7 @@ class FakeOpenAIServer(RequestLog):
         log_path: Path | str | None = None,
         streaming: bool = False,
         token_interval: float = 0.0,
+        quirks: Iterable[Quirk] = (),
     ) -> None:
         if host != LOOPBACK:
             raise ValueError(f"the fake server only binds to {LOOPBACK}, not {host!r}")
@@ -68,7 +69,7 @@ class FakeOpenAIServer(RequestLog):
         self._requested_port = port
         self._port: int | None = None
         self._expected_auth = f"Bearer {api_key}".encode() if api_key is not None else None
-        self._responder = Responder(model, policy, answers or {}, default_answer)
+        self._responder = Responder(model, policy, answers or {}, default_answer, frozenset(quirks))
         super().__init__(log_path)
         self._fault_lock = threading.Lock()
         self._fault_states: tuple[FaultState, ...] = ()

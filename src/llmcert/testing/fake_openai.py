@@ -21,10 +21,11 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from llmcert.testing._faults import FaultKind, FaultRule, TriggerKind
 from llmcert.testing._log import RequestRecord
-from llmcert.testing._responses import POLICIES, Policy
+from llmcert.testing._responses import POLICIES, QUIRKS, Policy, Quirk
 from llmcert.testing._server import FakeOpenAIServer
 from llmcert.testing._thread import ThreadedServer
 
@@ -33,6 +34,7 @@ __all__ = [
     "FaultKind",
     "FaultRule",
     "Policy",
+    "Quirk",
     "RequestRecord",
     "ThreadedServer",
     "TriggerKind",
@@ -69,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
         help="JSON object prompt → answer for --policy answer",
     )
     parser.add_argument("--default-answer", default="I don't know.")
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        choices=QUIRKS,
+        help="answer like a known faulty server (repeatable)",
+    )
     parser.add_argument("--ready-file", type=Path, help="write the chosen port here when ready")
     parser.add_argument(
         "--stream",
@@ -118,6 +127,7 @@ def _server_from_args(
             log_path=args.log,
             streaming=args.stream,
             token_interval=args.token_interval,
+            quirks=[cast(Quirk, q) for q in args.quirk],
         )
     except ValueError as exc:
         parser.error(str(exc))
