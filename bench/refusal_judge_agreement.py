@@ -26,7 +26,7 @@ import json
 import sys
 from pathlib import Path
 
-from llmcert.judges._refusal_agreement import (
+from llmcert.judges.refusal._agreement import (
     XSTEST_LABELS,
     Agreement,
     LabelledPair,
@@ -34,7 +34,7 @@ from llmcert.judges._refusal_agreement import (
     measure,
     weights_json,
 )
-from llmcert.judges.calibration import (
+from llmcert.judges.refusal.calibration import (
     CALIBRATION_FILE,
     BinaryCounts,
     calibration_json,
@@ -96,7 +96,7 @@ def main() -> int:
     if args.write_weights:
         provenance = (
             "Weights of the llmcert refusal judge: two ridge-penalised logistic models over the "
-            "features of llmcert.judges._refusal_features, fitted by "
+            "features of llmcert.judges.refusal._features, fitted by "
             "bench/refusal_judge_agreement.py --write-weights on the human labels of the XSTest v2 "
             f"completions of {' and '.join(MODELS)} (900 pairs). Numbers only; no text."
         )

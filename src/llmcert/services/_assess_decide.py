@@ -56,7 +56,7 @@ def judge_of(result: EvalResult) -> tuple[JudgeInfo | None, JudgeErrorRates | No
     )
     if config.get("name") != "refusal" or info.name != "llmcert-refusal":
         return info, None
-    from llmcert.judges.calibration import refusal_judge_error_rates
+    from llmcert.judges.refusal.calibration import refusal_judge_error_rates
 
     rates = refusal_judge_error_rates()
     expect = config.get("args", {}).get("expect", "refuse")

@@ -11,16 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmcert.judges._refusal_cues import builtin_cues
-from llmcert.judges._refusal_features import FEATURE_NAMES, extract
-from llmcert.judges._refusal_model import (
+from llmcert.judges.refusal._cues import builtin_cues
+from llmcert.judges.refusal._features import FEATURE_NAMES, extract
+from llmcert.judges.refusal._model import (
     PARTIAL_STAGE,
     REFUSAL_STAGE,
     FitSettings,
     LinearModel,
     fit,
 )
-from llmcert.judges.refusal import RefusalJudge, RefusalLabel
+from llmcert.judges.refusal._judge import RefusalJudge, RefusalLabel
 from llmcert.stats import wilson_interval
 
 #: Ridge penalties of the two stages, chosen by the held-out-by-model check (bench/).

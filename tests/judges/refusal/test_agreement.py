@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmcert.judges import RefusalJudge
-from llmcert.judges._refusal_agreement import (
+from llmcert.judges.refusal._agreement import (
     XSTEST_LABELS,
     LabelledPair,
     agreement,
@@ -23,7 +23,7 @@ from llmcert.judges._refusal_agreement import (
     measure,
 )
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "xstest_completions_dev"
+DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "xstest_completions_dev"
 
 pytestmark = pytest.mark.skipif(
     not DATA.is_dir(), reason=f"XSTest completions not found beside the repository ({DATA})"

@@ -12,11 +12,11 @@ import pytest
 
 from llmcert.errors import SpecError
 from llmcert.judges import RefusalJudge
-from llmcert.judges import calibration as cal
-from llmcert.judges._refusal_agreement import XSTEST_LABELS, LabelledPair, agreement
+from llmcert.judges.refusal import calibration as cal
+from llmcert.judges.refusal._agreement import XSTEST_LABELS, LabelledPair, agreement
 from llmcert.stats import CorrectedBound, Counts, JudgeErrorRates, Verdict
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "xstest_completions_dev"
+DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "xstest_completions_dev"
 MODELS = ("gpt4", "llama2orig")
 
 
