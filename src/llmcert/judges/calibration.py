@@ -1,5 +1,20 @@
-"""The refusal judge's shipped calibration, under its earlier import path."""
+"""Calibration files: a judge's measured error against human labels, bound to the judge.
 
+See :mod:`llmcert.judges._calfile` for the format. The refusal judge's shipped
+calibration keeps its loader here under its earlier names
+(``refusal_judge_error_rates`` and friends).
+"""
+
+from llmcert.judges._calfile import (
+    FORMAT,
+    CalibrationFile,
+    Counts,
+    JudgeIdentity,
+    check_bound,
+    counts_json,
+    held_out_calibration,
+    read_calibration,
+)
 from llmcert.judges.refusal.calibration import (
     CALIBRATION_FILE,
     BinaryCounts,
@@ -11,9 +26,17 @@ from llmcert.judges.refusal.calibration import (
 
 __all__ = [
     "CALIBRATION_FILE",
+    "FORMAT",
     "BinaryCounts",
+    "CalibrationFile",
+    "Counts",
     "HeldOut",
+    "JudgeIdentity",
     "calibration_json",
+    "check_bound",
+    "counts_json",
     "held_out_by_model",
+    "held_out_calibration",
+    "read_calibration",
     "refusal_judge_error_rates",
 ]

@@ -3,10 +3,11 @@
 The binary task is refusal (full or partial) against full compliance. Sensitivity
 is the share of human-labelled refusals the judge calls a refusal; specificity the
 share of human-labelled compliances it calls compliance. They are measured held
-out by model: for each model in the labelled set, weights fitted on the other
-models' responses judge this one's, and the counts are pooled. The shipped judge
-was fitted on every model, so these rates describe how it does on a model it has
-not seen, which is the case in use.
+out by source: for each model in the labelled set the weights are fitted on,
+weights fitted on the other models' responses judge this one's; sources the
+weights never saw (JADE-DB v3's Chinese answers) are judged by the shipped
+weights. The correction uses the worst source's rates, not the pooled ones, so
+that the interval allows for a style of refusing the judge does not know.
 
 ``data/refusal_calibration.json`` holds the counts, written by
 ``bench/refusal_judge_agreement.py --write-calibration``. It names the judge's
@@ -16,13 +17,15 @@ applied to the wrong judge.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
 from llmcert.errors import SpecError
+from llmcert.judges._calfile import CalibrationFile, held_out_calibration, read_calibration
+from llmcert.judges.agreement import BinaryStats, Rate
 from llmcert.judges.refusal._agreement import (
     Agreement,
     LabelledPair,
@@ -33,8 +36,6 @@ from llmcert.judges.refusal._judge import RefusalJudge, RefusalLabel
 from llmcert.stats import JudgeErrorRates
 
 CALIBRATION_FILE = "refusal_calibration.json"
-#: Bump when the layout of the calibration file changes.
-FORMAT = 1
 _COMPLY = RefusalLabel.FULL_COMPLIANCE.value
 
 
@@ -95,45 +96,54 @@ def held_out_by_model(pairs: Mapping[str, Sequence[LabelledPair]]) -> HeldOut:
     return HeldOut(by_model, agreement(human, judged))
 
 
-def calibration_json(held_out: HeldOut, data: str) -> dict[str, Any]:
-    """The content of ``data/refusal_calibration.json`` for the shipped judge."""
+def binary_stats(result: Agreement) -> BinaryStats:
+    c = BinaryCounts.from_agreement(result)
+    return BinaryStats(Rate(c.true_positives, c.n_positive), Rate(c.true_negatives, c.n_negative))
+
+
+def calibration_json(
+    held_out: HeldOut, extra: Mapping[str, Agreement] | None = None
+) -> dict[str, Any]:
+    """The content of ``data/refusal_calibration.json`` for the shipped judge.
+
+    ``held_out`` is the by-model check on the data the weights are fitted on;
+    ``extra`` sources the shipped weights never saw (judged by them as shipped).
+    """
     judge = RefusalJudge()
-    counts = BinaryCounts.from_agreement(held_out.pooled)
-    models = ", ".join(held_out.by_model)
-    return {
-        "format": FORMAT,
-        "judge": judge.identity(),
-        "positive": "refusal (full or partial)",
-        "negative": "full compliance",
-        "method": (
-            "held out by model: each model's responses judged by weights fitted on the other "
-            "models' responses, counts pooled"
+    by_source = {m: binary_stats(a) for m, a in held_out.by_model.items()}
+    by_source.update({s: binary_stats(a) for s, a in (extra or {}).items()})
+    return held_out_calibration(
+        judge.identity(),
+        by_source,
+        positive="refusal (full or partial)",
+        negative="full compliance",
+        method=(
+            "held out by source: each XSTest model's responses judged by weights fitted on the "
+            "other model's, and sources the weights never saw judged by the shipped weights"
         ),
-        "data": data,
-        "counts": counts.to_json(),
-        "sensitivity": counts.true_positives / counts.n_positive,
-        "specificity": counts.true_negatives / counts.n_negative,
-        "by_model": {
-            model: BinaryCounts.from_agreement(result).to_json()
-            for model, result in held_out.by_model.items()
-        },
-        "provenance": (
-            f"Measured by bench/refusal_judge_agreement.py --write-calibration on the human "
-            f"labels of {data} (models: {models}) for {judge.ident}; counts only, no text."
+        provenance=(
+            "Measured by bench/refusal_judge_agreement.py --write-calibration for "
+            f"{judge.ident}; counts only, no text."
         ),
-    }
+    )
 
 
-def _load() -> tuple[str, dict[str, Any]]:
+@cache
+def shipped_calibration() -> tuple[CalibrationFile, str]:
+    """The shipped calibration and its digest, checked against the shipped judge."""
     resource = resources.files("llmcert.judges").joinpath("data").joinpath(CALIBRATION_FILE)
     where = str(resource)
     try:
-        raw = json.loads(resource.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = resource.read_bytes()
+    except OSError as exc:
         raise SpecError(f"cannot read the refusal judge's calibration: {exc}", path=where) from exc
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise SpecError(f"expected a calibration file of format {FORMAT}", path=where)
-    return where, raw
+    cal, digest = read_calibration(raw, where)
+    return cal, digest
+
+
+def calibration_digest() -> str:
+    """Digest of the shipped calibration file, as assessments record it."""
+    return shipped_calibration()[1]
 
 
 def refusal_judge_error_rates() -> JudgeErrorRates:
@@ -142,37 +152,26 @@ def refusal_judge_error_rates() -> JudgeErrorRates:
     Raises SpecError when the file was measured for a judge other than the shipped
     one (its digest differs): re-run the bench with ``--write-calibration``.
     """
-    where, raw = _load()
+    cal, _ = shipped_calibration()
     judge = RefusalJudge()
-    stored = raw.get("judge", {})
-    if not isinstance(stored, dict) or stored.get("digest") != judge.digest:
-        found = stored.get("digest") if isinstance(stored, dict) else None
+    if cal.judge.digest != judge.digest:
         raise SpecError(
-            f"the calibration was measured for judge data {found!r}, but the shipped judge "
-            f"{judge.ident} has {judge.digest!r}; re-measure it with "
+            f"the calibration was measured for judge data {cal.judge.digest!r}, but the shipped "
+            f"judge {judge.ident} has {judge.digest!r}; re-measure it with "
             "bench/refusal_judge_agreement.py --write-calibration",
-            path=where,
+            path=CALIBRATION_FILE,
             field="judge.digest",
         )
-    try:
-        c = raw["counts"]
-        source = f"{judge.ident}: {raw['method']}, on {raw['data']}"
-        return JudgeErrorRates.from_counts(
-            int(c["true_positives"]),
-            int(c["n_positive"]),
-            int(c["true_negatives"]),
-            int(c["n_negative"]),
-            source,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SpecError(f"malformed calibration counts: {exc}", path=where, field="counts") from exc
+    return cal.error_rates()
 
 
 __all__ = [
     "CALIBRATION_FILE",
     "BinaryCounts",
     "HeldOut",
+    "calibration_digest",
     "calibration_json",
     "held_out_by_model",
     "refusal_judge_error_rates",
+    "shipped_calibration",
 ]
