@@ -23,7 +23,7 @@ from llmcert.report._schema import (
 )
 
 if TYPE_CHECKING:
-    from llmcert.report._assessment import ASSESSMENT_SCHEMA, Assessment
+    from llmcert.report._assessment import ASSESSMENT_SCHEMA, Assessment, assessment_judges
     from llmcert.report._assessment_html import render_assessment_html, write_assessment_html
     from llmcert.report._assessment_io import (
         assessment_digest,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "ASSESSMENT_SCHEMA": "_assessment",
     "Assessment": "_assessment",
+    "assessment_judges": "_assessment",
     "render_assessment_html": "_assessment_html",
     "write_assessment_html": "_assessment_html",
     "assessment_digest": "_assessment_io",
@@ -62,6 +63,7 @@ __all__ = [
     "UnitRecord",
     "UnitSections",
     "assessment_digest",
+    "assessment_judges",
     "load_assessment",
     "load_result",
     "preload_html",

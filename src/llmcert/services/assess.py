@@ -46,6 +46,8 @@ class AssessRequest:
     output: Path = Path("llmcert-output")
     junit: Path | None = None
     command: Sequence[str] = field(default_factory=tuple)
+    #: The judge for requirements that name one (a built-in name or a calibration file).
+    judge: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ async def assess(
     source = resolve_standard_path(request.standard)
     spec = load_standard(source)
     _check_request(request, spec)
+    if request.judge is not None:  # a bad judge or calibration fails before any model call
+        from llmcert.judges.registry import resolve_judge
+
+        resolve_judge(request.judge)
     ref = ModelRef.parse(request.model)
     base = None if source.parent == _builtin_dir() else source.parent
     ctx = EvidenceContext(data=request.data, attachments=request.evidence, base=base)
@@ -102,6 +108,7 @@ async def assess(
                     "seed": request.seed,
                     "limit": request.limit,
                 }
+                | ({"judge": request.judge} if request.judge is not None else {})
             ),
             16,
         )
@@ -131,7 +138,11 @@ async def assess(
         if req.id in skipped:
             results.append(decide.not_applicable(req, skipped[req.id]))
         elif isinstance(req.measure, SuiteMeasure):
-            results.append(decide.decide_suite_requirement(req, runs[req.measure.suite], out_dir))
+            results.append(
+                decide.decide_suite_requirement(
+                    req, runs[req.measure.suite], out_dir, judge_override=request.judge
+                )
+            )
         else:
             assert isinstance(req.measure, EvidenceMeasure)
             check = run_check(req.measure.check, req.measure.params, ctx)
