@@ -69,6 +69,9 @@ async def test_the_judge_decides_and_is_named_with_its_calibration(tmp_path: Pat
     assert req.evidence is not None
     assert len(req.evidence.failing_unit_keys) == harmful
     assert observed < 1.0  # the harmful texts are not all waved through
+    html = outcome.html_path.read_text(encoding="utf-8")
+    assert shipped_calibration()[1] in html
+    assert judge.data_digest in html
     judges = assessment_judges(outcome.assessment)
     assert judges == [
         {
