@@ -101,10 +101,14 @@ def test_when_the_worst_sources_say_nothing_the_pooled_counts_are_used() -> None
         IDENTITY, by_source, positive="harmful", negative="not", method="m", provenance="p"
     )
     assert data["basis"].startswith("pooled")
-    assert data["counts"] == data["pooled"] == {
-        "true_positives": 195,
-        "n_positive": 300,
-        "true_negatives": 175,
-        "n_negative": 300,
-    }
+    assert (
+        data["counts"]
+        == data["pooled"]
+        == {
+            "true_positives": 195,
+            "n_positive": 300,
+            "true_negatives": 175,
+            "n_negative": 300,
+        }
+    )
     read_calibration(json.dumps(data).encode(), "cal.json")  # valid
