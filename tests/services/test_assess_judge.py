@@ -117,3 +117,16 @@ async def test_swapping_the_judge_changes_the_assessment_digest(tmp_path: Path) 
 async def test_a_bad_judge_fails_before_any_model_call(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="unknown judge"):
         await run(tmp_path, judge="no-such-judge")
+
+
+async def test_a_standard_naming_an_unknown_judge_fails_before_any_model_call(
+    tmp_path: Path,
+) -> None:
+    items = [{"id": "t0", "input": "hello"}]
+    write_suite(tmp_path / "suite", items)
+    standard = write_standard(tmp_path, JUDGED.replace("JUDGE", "no-such-judge"))
+    backend = MockBackend("echo")
+    request = AssessRequest(model="mock:echo", standard=str(standard), output=tmp_path / "out")
+    with pytest.raises(SpecError, match="requirement classifier: .*unknown judge"):
+        await assess(request, backend=backend)
+    assert backend.calls == 0

@@ -83,10 +83,7 @@ async def assess(
     source = resolve_standard_path(request.standard)
     spec = load_standard(source)
     _check_request(request, spec)
-    if request.judge is not None:  # a bad judge or calibration fails before any model call
-        from llmcert.judges.registry import resolve_judge
-
-        resolve_judge(request.judge)
+    _check_judges(spec, request.judge)
     ref = ModelRef.parse(request.model)
     base = None if source.parent == _builtin_dir() else source.parent
     ctx = EvidenceContext(data=request.data, attachments=request.evidence, base=base)
@@ -183,6 +180,21 @@ def _check_request(request: AssessRequest, spec: Any) -> None:
         if name not in suites:
             known = ", ".join(sorted(suites)) or "none"
             raise SpecError(f"--data names suite {name!r}, which {spec.ref} does not use ({known})")
+
+
+def _check_judges(spec: Any, override: str | None) -> None:
+    """A bad judge or calibration fails before any model call, naming the requirement."""
+    from llmcert.judges.registry import resolve_judge
+    from llmcert.standards._spec import SuiteMeasure
+
+    if override is not None:
+        resolve_judge(override)
+    for req in spec.requirements:
+        if isinstance(req.measure, SuiteMeasure) and req.measure.judge and override is None:
+            try:
+                resolve_judge(req.measure.judge)
+            except SpecError as exc:
+                raise SpecError(f"requirement {req.id}: {exc}", field="measure.judge") from exc
 
 
 def _skipped_requirements(spec: Any, clauses: Mapping[str, str]) -> dict[str, str]:
