@@ -127,6 +127,6 @@ async def test_a_standard_naming_an_unknown_judge_fails_before_any_model_call(
     standard = write_standard(tmp_path, JUDGED.replace("JUDGE", "no-such-judge"))
     backend = MockBackend("echo")
     request = AssessRequest(model="mock:echo", standard=str(standard), output=tmp_path / "out")
-    with pytest.raises(SpecError, match="requirement classifier: .*unknown judge"):
+    with pytest.raises(SpecError, match=r"requirement classifier: .*unknown judge"):
         await assess(request, backend=backend)
     assert backend.calls == 0
