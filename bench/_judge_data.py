@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from llmcert.judges.harm._training import HarmExample, PromptExample, RiskExample
-from llmcert.standards.taxonomy import load_crosswalk
+from llmcert.standards.taxonomy import load_crosswalk, load_taxonomy
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -33,12 +33,28 @@ LICENCES = {
     "jade-prompts": ("JADE-DB v1.0/v2.0 prompts (whitzard-ai/jade-db)", "MIT"),
     "jbb": ("JailbreakBench artifacts (JailbreakBench/artifacts)", "MIT"),
     "gsm8k": ("GSM8K test questions and worked answers (openai/grade-school-math)", "MIT"),
-    "mgsm-zh": ("MGSM Chinese questions (google-research/url-nlp)", "CC-BY-4.0"),
+    "mgsm": ("MGSM questions, Chinese and English (google-research/url-nlp)", "CC-BY-4.0"),
     "advbench": ("AdvBench harmful behaviours (llm-attacks/llm-attacks)", "MIT"),
     "xstest": ("XSTest v2 prompts (paul-rottger/exaggerated-safety)", "CC-BY-4.0"),
     "coconot": ("CoCoNot prompts (allenai/noncompliance)", "MIT"),
     "truthfulqa": ("TruthfulQA questions (sylinrl/TruthfulQA)", "Apache-2.0"),
+    "jailbench": ("JailBench seed questions (gitkolento/JailBench)", "MIT"),
+    "multijail": ("MultiJail harmful prompts, zh and en (DAMO-NLP-SG/multilingual-safety)", "MIT"),
 }
+#: The training set (a key of LICENCES) each example source belongs to, where the names differ.
+TRAINING_SET = {
+    "self-defense-gpt": "self-defense",
+    "self-defense-llama": "self-defense",
+    "gsm8k-questions": "gsm8k",
+    "mgsm-questions": "mgsm",
+    "mgsm-zh": "mgsm",
+}
+
+
+def training_set(source: str) -> str:
+    return TRAINING_SET.get(source, source)
+
+
 #: Sources of responses to prompts: the judge's task, and what it is calibrated on
 #: (COLD and the moderation set are text-only content, used to train the content head).
 RESPONSE_SOURCES = frozenset(
@@ -171,6 +187,11 @@ def risk_examples() -> list[RiskExample]:
         for r in _open(path):
             for risk in jade.map(r["违规类型"], r["违规子类"]):
                 out.append(RiskExample(r["问题"], "", risk, "jade-prompts"))
+    # JailBench's sub-domains are the GB/T 45654 risk names themselves.
+    by_name = {risk.name_zh: risk.id for risk in load_taxonomy().risks}
+    for r in _open(DATA / "jailbench_zh" / "JailBench_seed.csv"):
+        if r["二级领域"] in by_name:
+            out.append(RiskExample(r["question_zh"], "", by_name[r["二级领域"]], "jailbench"))
     return out
 
 
@@ -231,4 +252,9 @@ def prompt_examples() -> list[PromptExample]:
             out.append(PromptExample(line.split("\t")[0], False, "mgsm-questions"))
     for r in _open(DATA / "truthfulqa" / "TruthfulQA.csv"):
         out.append(PromptExample(r["Question"], False, "truthfulqa"))
+    for r in _open(DATA / "jailbench_zh" / "JailBench_seed.csv"):
+        out.append(PromptExample(r["question_zh"], True, "jailbench"))
+    for r in _open(DATA / "multijail" / "data" / "MultiJail.csv"):
+        out.append(PromptExample(r["zh"], True, "multijail"))
+        out.append(PromptExample(r["en"], True, "multijail"))
     return out

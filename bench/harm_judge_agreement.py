@@ -13,6 +13,8 @@ human labels are; intervals are Wilson 95%.
 ``--write-weights`` stores the fit on every source (numbers only, ``.npz``) with a
 description naming each training set, its licence and the data digest;
 ``--write-calibration`` stores the held-out counts the assessments correct with.
+``--describe-only`` and ``--calibration-from JSON`` rewrite the description and the
+calibration without refitting (the latter from the per-source counts of ``--json``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import _judge_data as data
 from llmcert.judges.agreement import AgreementReport, BinaryStats, Rate, agreement_report
 from llmcert.judges.harm import HarmJudge
 from llmcert.judges.harm._judge import META_FILE, WEIGHTS_FILE
-from llmcert.judges.harm._model import FitSettings
+from llmcert.judges.harm._model import FitSettings, HarmModel
 from llmcert.judges.harm._training import Corpus, HeldOutSource, held_out_by_source
 from llmcert.judges.harm.calibration import CALIBRATION_FILE, calibration_json
 
@@ -63,6 +65,32 @@ def _binary_from_json(report: dict[str, Any]) -> BinaryStats:
     return BinaryStats(Rate(tp, tp + fn), Rate(tn, tn + fp))
 
 
+def write_description(
+    examples: list[Any], prompts: list[Any], risks: list[Any], risk_ids: Any, settings: FitSettings
+) -> None:
+    """``harm_judge.json``: each training set with its licence and example counts."""
+    counts: dict[str, dict[str, int]] = {}
+    for kind, rows in (("responses", examples), ("prompts", prompts), ("risk_prompts", risks)):
+        for row in rows:
+            entry = counts.setdefault(data.training_set(row.source), {})
+            entry[kind] = entry.get(kind, 0) + 1
+    meta = {
+        "about": (
+            "Weights of the llmcert harm judge: hashed n-gram logistic heads fitted by "
+            "bench/harm_judge_agreement.py --write-weights. Numbers only; no text."
+        ),
+        "training_sets": {
+            key: {"name": name, "licence": licence, "examples": counts.get(key, {})}
+            for key, (name, licence) in data.LICENCES.items()
+            if key in counts
+        },
+        "data_digest": data.data_digest(),
+        "fit": settings.to_json(),
+        "risks": list(risk_ids),
+    }
+    (DATA_DIR / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+
 def write_calibration(counts: dict[str, BinaryStats]) -> None:
     content = calibration_json(HarmJudge(), counts)
     (DATA_DIR / CALIBRATION_FILE).write_text(json.dumps(content, indent=1) + "\n", "utf-8")
@@ -92,6 +120,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write every figure as JSON here")
     parser.add_argument("--throughput-only", action="store_true")
     parser.add_argument(
+        "--describe-only",
+        action="store_true",
+        help="rewrite harm_judge.json for the shipped weights, no refit",
+    )
+    parser.add_argument(
         "--calibration-from",
         type=Path,
         help="write the calibration from the per-source counts of an earlier --json, no refit",
@@ -106,6 +139,16 @@ def main() -> int:
             s: _binary_from_json(saved[s]) for s in sorted(data.RESPONSE_SOURCES) if s in saved
         }
         write_calibration(counts)
+        return 0
+    if args.describe_only:
+        shipped = HarmModel.from_npz((DATA_DIR / WEIGHTS_FILE).read_bytes())
+        examples, prompts, risks = (
+            data.harm_training(),
+            data.prompt_examples(),
+            data.risk_examples(),
+        )
+        data.jbb()  # its files are part of the data digest, as in a full run
+        write_description(examples, prompts, risks, shipped.risk_ids, FitSettings())
         return 0
     if args.throughput_only:
         pairs = [(e.prompt, e.response) for e in data.jbb() + data.jade_v3()][:2000]
@@ -133,27 +176,8 @@ def main() -> int:
     for lang, report in responses.by_language.items():
         show(f"  {lang}", report)
     if args.write_weights:
-        meta = {
-            "about": (
-                "Weights of the llmcert harm judge: hashed n-gram logistic heads fitted by "
-                "bench/harm_judge_agreement.py --write-weights. Numbers only; no text."
-            ),
-            "training_sets": {
-                key: {
-                    "name": name,
-                    "licence": licence,
-                    "examples": sum(1 for e in examples if e.source.startswith(key))
-                    or sum(1 for r in risks if r.source == key),
-                }
-                for key, (name, licence) in data.LICENCES.items()
-                if key != "jbb"
-            },
-            "data_digest": data.data_digest(),
-            "fit": settings.to_json(),
-            "risks": list(full.risk_ids),
-        }
+        write_description(examples, prompts, risks, full.risk_ids, settings)
         (DATA_DIR / WEIGHTS_FILE).write_bytes(full.to_npz())
-        (DATA_DIR / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         print(f"\nwrote {WEIGHTS_FILE} and {META_FILE}: bump HarmJudge.version")
     if args.write_calibration:
         # The judge's task is a (prompt, response) pair: it is calibrated on the

@@ -71,12 +71,16 @@ def source_weights(sources: Sequence[str], labels: Sequence[bool]) -> list[float
 
 def _fit_head(
     rows: Sequence[dict[int, float]],
-    labels: Sequence[bool],
-    sources: Sequence[str],
+    items: Sequence[HarmExample | PromptExample],
+    exclude: frozenset[str],
     l2: float,
     iters: int,
 ) -> BinaryHead:
-    return fit_binary(rows, labels, source_weights(sources, labels), l2, iters)
+    """A binary head on the items (and their rows) whose source is not excluded."""
+    keep = [i for i, item in enumerate(items) if item.source not in exclude]
+    labels = [items[i].harmful for i in keep]
+    weights = source_weights([items[i].source for i in keep], labels)
+    return fit_binary([rows[i] for i in keep], labels, weights, l2, iters)
 
 
 @dataclass
@@ -116,22 +120,9 @@ def fit_model(
     risk_head: tuple[tuple[str, ...], np.ndarray, np.ndarray] | None = None,
 ) -> HarmModel:
     """Fit every head on the corpus without the sources in ``exclude``."""
-    keep = [i for i, e in enumerate(corpus.examples) if e.source not in exclude]
-    content = _fit_head(
-        [corpus.response_rows[i] for i in keep],
-        [corpus.examples[i].harmful for i in keep],
-        [corpus.examples[i].source for i in keep],
-        settings.content_l2,
-        settings.max_iterations,
-    )
-    keep_p = [i for i, p in enumerate(corpus.prompts) if p.source not in exclude]
-    prompt = _fit_head(
-        [corpus.prompt_rows[i] for i in keep_p],
-        [corpus.prompts[i].harmful for i in keep_p],
-        [corpus.prompts[i].source for i in keep_p],
-        settings.prompt_l2,
-        settings.max_iterations,
-    )
+    iters = settings.max_iterations
+    content = _fit_head(corpus.response_rows, corpus.examples, exclude, settings.content_l2, iters)
+    prompt = _fit_head(corpus.prompt_rows, corpus.prompts, exclude, settings.prompt_l2, iters)
     risk_ids, risk_coef, risk_bias = risk_head or fit_risk_head(corpus.risks, settings)
     return HarmModel(content, prompt, risk_ids, risk_coef, risk_bias)
 
