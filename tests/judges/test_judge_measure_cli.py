@@ -171,3 +171,13 @@ def test_an_llm_judge_is_named_by_model_rubric_and_decoding(
     assert result.exit_code != 0
     assert "says nothing" in result.stdout + result.stderr
     assert not cal.exists()
+
+
+def test_the_task_follows_the_judge_or_the_rubric() -> None:
+    from llmcert.judges.measure import task_of
+
+    assert task_of("llmcert-refusal", "harm-v1") == "refusal"
+    assert task_of("llmcert-harm", "refusal-v1") == "harm"
+    assert task_of("embedded", "refusal-v1") == "refusal"
+    assert task_of("embedded", "harm-v1") == "harm"
+    assert task_of("embedded", "rubrics/refusal-v2.yaml") == "refusal"

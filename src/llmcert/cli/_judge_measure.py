@@ -111,7 +111,7 @@ def judge_agreement_command(
     from llmcert._fileio import write_text_atomic
     from llmcert.judges import measure
 
-    task = measure.task_of(judge)
+    task = measure.task_of(judge, rubric)
     rows = measure.read_labelled(labels, task)
     judged, identity = _judge_rows(judge, rubric, rows, task)
     report, binary = measure.compare(rows, judged, task)
@@ -143,7 +143,7 @@ def judge_calibrate_command(
 
     if output.suffix != ".json":
         raise typer.BadParameter("the calibration file must end in .json", param_hint="--output")
-    task = measure.task_of(judge)
+    task = measure.task_of(judge, rubric)
     rows = measure.read_labelled(labels, task)
     judged, identity = _judge_rows(judge, rubric, rows, task)
     report, binary = measure.compare(rows, judged, task)

@@ -60,9 +60,11 @@ class LabelledRow:
     source: str
 
 
-def task_of(judge: str) -> str:
-    """``refusal`` for the refusal judge, ``harm`` for every other judge."""
-    return "refusal" if judge in ("llmcert-refusal", "refusal") else "harm"
+def task_of(judge: str, rubric: str = "") -> str:
+    """``refusal`` for the refusal judge or an LLM judge under a refusal rubric, else ``harm``."""
+    if judge in ("llmcert-refusal", "llmcert-harm"):
+        return "refusal" if judge == "llmcert-refusal" else "harm"
+    return "refusal" if Path(rubric).name.startswith("refusal") else "harm"
 
 
 def read_labelled(path: Path, task: str) -> list[LabelledRow]:
