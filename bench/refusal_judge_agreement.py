@@ -7,7 +7,9 @@ each human-labelled full compliance / full refusal / partial refusal) from
 * held out by model: weights fitted on one model's responses, agreement on the
   other's, in both directions, and the two pooled (every pair judged by weights
   that never saw its model);
-* the shipped weights (fitted on both models) on each model, which is in-sample.
+* the shipped weights (fitted on both models) on each model, which is in-sample;
+* the shipped weights on JADE-DB v3's Chinese answers (unsafe answer = compliance,
+  safe answer = refusal, labels by construction), which they were never fitted on.
 
 Binary accuracy counts partial refusals as refusals. Intervals are Wilson 95%.
 The responses are only read, never copied: ``--write-weights`` stores numbers, and
@@ -26,7 +28,10 @@ import json
 import sys
 from pathlib import Path
 
-from llmcert.judges._refusal_agreement import (
+from llmcert.judges.agreement import agreement_report
+from llmcert.judges.refusal import RefusalJudge
+from llmcert.judges.refusal._agreement import (
+    LABELS,
     XSTEST_LABELS,
     Agreement,
     LabelledPair,
@@ -34,20 +39,21 @@ from llmcert.judges._refusal_agreement import (
     measure,
     weights_json,
 )
-from llmcert.judges.calibration import (
+from llmcert.judges.refusal.calibration import (
     CALIBRATION_FILE,
     BinaryCounts,
     calibration_json,
     held_out_by_model,
 )
-from llmcert.judges.refusal import RefusalJudge
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _judge_data
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "xstest_completions_dev"
 MODELS = ("gpt4", "llama2orig")
 WEIGHTS = REPO / "src" / "llmcert" / "judges" / "data" / "refusal_weights.json"
 CALIBRATION = WEIGHTS.with_name(CALIBRATION_FILE)
-CALIBRATION_DATA = "XSTest v2 completions with human final_label (xstest_completions_dev)"
 
 
 def load(data: Path, model: str) -> list[LabelledPair]:
@@ -96,7 +102,7 @@ def main() -> int:
     if args.write_weights:
         provenance = (
             "Weights of the llmcert refusal judge: two ridge-penalised logistic models over the "
-            "features of llmcert.judges._refusal_features, fitted by "
+            "features of llmcert.judges.refusal._features, fitted by "
             "bench/refusal_judge_agreement.py --write-weights on the human labels of the XSTest v2 "
             f"completions of {' and '.join(MODELS)} (900 pairs). Numbers only; no text."
         )
@@ -105,8 +111,30 @@ def main() -> int:
         print(f"\nwrote {WEIGHTS.relative_to(REPO)}: bump RefusalJudge.version")
     shipped = RefusalJudge()
     print(f"\njudge {shipped.ident} data {shipped.digest[7:19]}")
+    jade = [LabelledPair(q, a, label) for q, a, label in _judge_data.jade_v3_refusals()]
+    show("shipped weights on JADE-DB v3 answers, zh (never fitted on)", measure(shipped, jade))
+    held_human, held_judged, held_lang = [], [], []
+    for result in held_out.by_model.values():
+        for human, row in result.confusion.items():
+            for judged, count in row.items():
+                held_human += [human] * count
+                held_judged += [judged] * count
+                held_lang += ["en"] * count
+    jade_labels = [v.label.value for v in shipped.judge_many((p.prompt, p.response) for p in jade)]
+    report = agreement_report(
+        held_human + [p.label for p in jade],
+        held_judged + jade_labels,
+        labels=LABELS,
+        languages=held_lang + ["zh"] * len(jade),
+    )
+    print("\n## every source held out, per language and per class")
+    for lang, sub in report.by_language.items():
+        binary = sub.binary(["full_refusal", "partial_refusal"]).agreement
+        print(f"{lang}: binary {binary}; three-way {sub.agreement}")
+    for c in report.classes:
+        print(f"{c.label:<16} precision {c.precision}  recall {c.recall}")
     if args.write_calibration:
-        content = calibration_json(held_out, CALIBRATION_DATA)
+        content = calibration_json(held_out, {"jade-v3-zh": measure(shipped, jade)})
         CALIBRATION.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {CALIBRATION.relative_to(REPO)} for {shipped.ident}")
     for model in MODELS:

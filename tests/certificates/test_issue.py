@@ -75,6 +75,21 @@ def test_certificate_is_a_signed_in_toto_statement_about_the_model(
     assert parsed.artefact_digest == identity.artefact_digest
 
 
+def test_the_judges_behind_the_verdicts_are_named(issue: Issue) -> None:
+    judge = {
+        "name": "llmcert-harm",
+        "version": "1.0.0",
+        "digest": "sha256:" + "1" * 64,
+        "data_digest": "sha256:" + "2" * 64,
+        "calibration_digest": "sha256:" + "3" * 64,
+        "requirements": ["generated-qualified-classifier"],
+    }
+    pred = _statement(issue(judges=[judge]))["predicate"]
+    assert pred["judges"] == [judge]
+    assert CertificatePredicate.model_validate(pred).judges == (judge,)
+    assert _statement(issue())["predicate"]["judges"] == []
+
+
 def test_validity_period_and_times_are_utc_whole_seconds(issue: Issue) -> None:
     from zoneinfo import ZoneInfo
 

@@ -93,3 +93,61 @@ async def test_capability_standard_decides_math_sequentially(tmp_path: Path) -> 
         if r.n_used < 16:
             assert r.verdict == "fail"
     assert outcome.assessment.environment.hardware_class is not None
+
+
+async def test_generated_content_classifier_check_reflects_the_harm_judge(tmp_path: Path) -> None:
+    """§9.3's classifier check on SmolLM2's answers to the whole generated-content bank."""
+    from llmcert.judges.harm import HarmJudge
+    from llmcert.services._assess_judge import prompt_of, response_of
+
+    # Only §9.3's two automated checks of the built-in standard, on the whole bank.
+    from llmcert.standards._catalog import load_standard, resolve_standard_path
+
+    spec = load_standard(resolve_standard_path(DEFAULT_STANDARD))
+    wanted = ("generated-qualified-keyword", "generated-qualified-classifier")
+    reqs_yaml = [
+        r.model_dump(mode="json", exclude_none=True) for r in spec.requirements if r.id in wanted
+    ]
+    standard = {
+        "id": "gbt-45654-9-3",
+        "title": "§9.3 only",
+        "version": "1.0.0",
+        "status": "draft",
+        "clauses": [{"id": "9.3", "title": "Generated-content security assessment"}],
+        "requirements": reqs_yaml,
+    }
+    path = tmp_path / "standard.json"
+    path.write_text(json.dumps(standard), encoding="utf-8")
+    request = AssessRequest(
+        model="embedded", standard=str(path.with_suffix(".yaml")), output=tmp_path
+    )
+    path.rename(path.with_suffix(".yaml"))  # JSON is YAML
+    outcome = await assess(request)
+    reqs = {r.id: r for r in outcome.assessment.requirements}
+    assert reqs["generated-qualified-keyword"].n_scored == 62
+    classifier = reqs["generated-qualified-classifier"]
+    assert classifier.rule == "corrected_bound"
+    assert classifier.judge is not None
+    assert classifier.judge.name == "llmcert-harm"
+    assert classifier.judge.calibration_digest.startswith("sha256:")
+    assert classifier.n_scored == 62
+    # The figure is the harm judge's, recomputable from the stored responses.
+    assert classifier.evidence is not None
+    result = json.loads((outcome.json_path.parent / classifier.evidence.result).read_text("utf-8"))
+    judge = HarmJudge()
+    units = {u["key"]: u for u in result["units"]}
+    from llmcert.report import UnitRecord
+
+    records = [UnitRecord.model_validate(units[k]) for k in classifier.evidence.unit_keys]
+    harmful = [
+        r.key for r in records if judge.judge(prompt_of(r), response_of(r) or "").label.is_harmful
+    ]
+    assert sorted(harmful) == sorted(classifier.evidence.failing_unit_keys)
+    # No longer "qualified 100%": the judge finds harmful answers, and the interval,
+    # widened by the judge's held-out error, is far from a certainty.
+    assert harmful
+    assert classifier.decision is not None
+    assert classifier.decision["counts"]["successes"] < 62
+    assert classifier.ci_low is not None
+    assert classifier.ci_low < 0.9
+    assert classifier.verdict != "pass"

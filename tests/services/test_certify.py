@@ -16,7 +16,7 @@ from llmcert.errors import IdentityChanged, SpecError
 from llmcert.models import ModelIdentity
 from llmcert.models.mock import MockBackend
 from llmcert.registry import Registry, open_registry, verify_audit
-from llmcert.report import assessment_digest, load_assessment
+from llmcert.report import assessment_digest, assessment_judges, load_assessment
 from llmcert.services.assess import AssessRequest
 from llmcert.services.certify import (
     CERTIFICATE_FILE,
@@ -125,6 +125,7 @@ async def test_pass_issues_a_verifiable_certificate_and_the_filing_ends_certifie
         # The certificate binds exactly the assessment written beside it.
         written = load_assessment(outcome.assessment.json_path)
         assert predicate.assessment_digest == assessment_digest(written)
+        assert list(predicate.judges) == assessment_judges(written)
         assert predicate.model_digest == outcome.identity.digest
         assert (predicate.standard.id, predicate.standard.version) == ("test-standard", "1.2.3")
         assert predicate.issuer.name == ISSUER

@@ -9,7 +9,7 @@ key loader) never reach the document or an error message.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ def issue_certificate(
     scope: str | None = None,
     notes: str | None = None,
     certificate_id: str | None = None,
+    judges: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Sign a certificate for a passing assessment and return its DSSE envelope.
 
@@ -115,6 +116,7 @@ def issue_certificate(
                 "model_identity": identity,
                 "scope": scope,
                 "notes": notes,
+                "judges": [dict(j) for j in judges],
             }
         )
     except ValidationError as exc:

@@ -91,6 +91,13 @@ class CertificatePredicate(_Frozen):
     model_identity: dict[str, Any] = Field(description="ModelIdentity.to_dict() of the model")
     scope: str | None = Field(None, description="what the certificate covers, if narrower")
     notes: str | None = None
+    judges: tuple[dict[str, Any], ...] = Field(
+        (),
+        description=(
+            "each judge behind a judged verdict: name, version, digest, data_digest, "
+            "calibration_digest and the requirements it decided"
+        ),
+    )
 
     @field_validator("issued_at", "expires_at")
     @classmethod

@@ -16,6 +16,7 @@ from llmcert.cli._compare import compare_command
 from llmcert.cli._errors import EXIT_ERROR, command_started, handle_errors
 from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_llm_command, judge_refusal_command
+from llmcert.cli._judge_measure import judge_agreement_command, judge_calibrate_command
 from llmcert.cli._monitor import monitor_command
 from llmcert.cli._perf import perf_command
 from llmcert.cli._plan import plan_command
@@ -64,11 +65,14 @@ app.command("perf")(handle_errors(perf_command))
 
 judge_app = typer.Typer(
     name="judge",
-    help="Label model responses with a judge: the offline refusal judge or an LLM.",
+    help="Label model responses with a judge (offline or an LLM), and measure judges on "
+    "human labels.",
     no_args_is_help=True,
 )
 judge_app.command("refusal")(handle_errors(judge_refusal_command))
 judge_app.command("llm")(handle_errors(judge_llm_command))
+judge_app.command("agreement")(handle_errors(judge_agreement_command))
+judge_app.command("calibrate")(handle_errors(judge_calibrate_command))
 app.add_typer(judge_app, name="judge")
 app.add_typer(standards_app, name="standards")
 

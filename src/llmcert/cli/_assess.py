@@ -75,6 +75,14 @@ JunitOption = Annotated[
 ProgressOption = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Show a progress bar per suite.")
 ]
+AssessJudgeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--judge",
+        help="Judge for requirements that name one (e.g. GB/T 45654 §9.3 classifier check): "
+        "a built-in judge (llmcert-harm) or a calibration file measured for one.",
+    ),
+]
 
 
 def assess_request(
@@ -89,6 +97,7 @@ def assess_request(
     seed: int,
     output: Path,
     junit: Path | None,
+    judge: str | None = None,
 ) -> AssessRequest:
     """The assessment the command line asks for (``NAME=VALUE`` options checked here)."""
     from llmcert.services.assess import AssessRequest
@@ -105,6 +114,7 @@ def assess_request(
         output=output,
         junit=junit,
         command=sys.argv[1:],
+        judge=judge,
     )
 
 
@@ -122,6 +132,7 @@ def assess_command(
     ] = Path("llmcert-output"),
     junit: JunitOption = None,
     progress: ProgressOption = True,
+    judge: AssessJudgeOption = None,
 ) -> None:
     """Assess a model against a standard. Exit 0 pass, 1 fail, 2 inconclusive, 3 error.
 
@@ -140,6 +151,7 @@ def assess_command(
         seed=seed,
         output=output,
         junit=junit,
+        judge=judge,
     )
     outcome = assess_sync(request, progress=_progress_factory(model) if progress else None)
     _print_assessment(outcome.assessment)

@@ -32,7 +32,7 @@ def judge_refusal_command(
     from rich.console import Console
     from rich.table import Table as RichTable
 
-    from llmcert.judges._refusal_io import read_table, table_format, write_table
+    from llmcert.judges._table import read_table, table_format, write_table
     from llmcert.judges.refusal import RefusalJudge, RefusalLabel
 
     table_format(output)  # an unusable output name fails before any work
@@ -99,7 +99,7 @@ def judge_llm_command(
     from rich.console import Console
     from rich.table import Table as RichTable
 
-    from llmcert.judges._refusal_io import read_table, table_format, write_table
+    from llmcert.judges._table import read_table, table_format, write_table
     from llmcert.judges.llm_judge import LlmJudge, load_rubric
     from llmcert.models import ModelRef, open_backend
 

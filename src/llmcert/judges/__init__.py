@@ -2,7 +2,7 @@
 
 * the refusal judge labels a (prompt, response) pair as full compliance, full
   refusal or partial refusal, in English and Chinese, with no network or key; its
-  error rates against human labels ship with it (:mod:`llmcert.judges.calibration`);
+  error rates against human labels ship with it (:mod:`llmcert.judges.refusal.calibration`);
 * the keyword library (data, by risk) checks generated content for unsafe terms
   (:mod:`llmcert.judges.keywords`);
 * the LLM judge asks any backend with a pinned, versioned rubric

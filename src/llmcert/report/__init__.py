@@ -24,7 +24,7 @@ from llmcert.report._schema import (
 )
 
 if TYPE_CHECKING:
-    from llmcert.report._assessment import ASSESSMENT_SCHEMA, Assessment
+    from llmcert.report._assessment import ASSESSMENT_SCHEMA, Assessment, assessment_judges
     from llmcert.report._assessment_html import render_assessment_html, write_assessment_html
     from llmcert.report._assessment_io import (
         assessment_digest,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "ASSESSMENT_SCHEMA": "_assessment",
     "Assessment": "_assessment",
+    "assessment_judges": "_assessment",
     "render_assessment_html": "_assessment_html",
     "write_assessment_html": "_assessment_html",
     "render_attack_html": "_attack_html",
@@ -70,6 +71,7 @@ __all__ = [
     "UnitRecord",
     "UnitSections",
     "assessment_digest",
+    "assessment_judges",
     "hardware_difference",
     "load_assessment",
     "load_result",

@@ -39,6 +39,8 @@ class JudgeInfo(_Model):
         None, description="P(judge says negative | truly negative), measured against human labels"
     )
     calibration: str = Field("", description="where sensitivity and specificity were measured")
+    data_digest: str = Field("", description="digest of the data the judge was trained on")
+    calibration_digest: str = Field("", description="digest of the calibration file used")
     correction: Literal["none", "rogan-gladen"] = "none"
 
 
@@ -143,3 +145,30 @@ class Assessment(_Model):
     seed: int = 0
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def assessment_judges(assessment: Assessment) -> list[dict[str, Any]]:
+    """Each judge behind the assessment's verdicts, once, with the requirements it decided.
+
+    A certificate carries this list, so a reader sees which judge (name, version,
+    data digest, calibration digest) every judged verdict rests on.
+    """
+    found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for req in assessment.requirements:
+        j = req.judge
+        if j is None:
+            continue
+        key = (j.name, j.version, j.digest, j.calibration_digest)
+        entry = found.setdefault(
+            key,
+            {
+                "name": j.name,
+                "version": j.version,
+                "digest": j.digest,
+                "data_digest": j.data_digest,
+                "calibration_digest": j.calibration_digest,
+                "requirements": [],
+            },
+        )
+        entry["requirements"].append(req.id)
+    return list(found.values())

@@ -57,7 +57,7 @@ def judge_of(result: EvalResult) -> tuple[JudgeInfo | None, JudgeErrorRates | No
     )
     if config.get("name") != "refusal" or info.name != "llmcert-refusal":
         return info, None
-    from llmcert.judges.calibration import refusal_judge_error_rates
+    from llmcert.judges.refusal.calibration import calibration_digest, refusal_judge_error_rates
 
     rates = refusal_judge_error_rates()
     expect = config.get("args", {}).get("expect", "refuse")
@@ -76,6 +76,7 @@ def judge_of(result: EvalResult) -> tuple[JudgeInfo | None, JudgeErrorRates | No
             "sensitivity": rates.sensitivity,
             "specificity": rates.specificity,
             "calibration": rates.source,
+            "calibration_digest": calibration_digest(),
         }
     )
     return info, rates
@@ -183,7 +184,10 @@ def from_decision(
     )
 
 
-def decide_suite_requirement(req: Requirement, run: SuiteRun, base: Path) -> RequirementResult:
+def decide_suite_requirement(
+    req: Requirement, run: SuiteRun, base: Path, *, judge_override: str | None = None
+) -> RequirementResult:
+    """Decide a suite-measured requirement; ``judge_override`` replaces a named judge."""
     assert isinstance(req.measure, SuiteMeasure)
     metric = req.measure.metric
     if req.measure.estimated:
@@ -194,6 +198,8 @@ def decide_suite_requirement(req: Requirement, run: SuiteRun, base: Path) -> Req
             f"got {metric!r}",
             field="measure.metric",
         )
+    if req.measure.judge is not None:
+        return _decide_judged(req, run, base, judge_override or req.measure.judge)
     judge, rates = judge_of(run.result)
     rule = rule_for(req, rates)
     if judge is not None and isinstance(rule, CorrectedBound):
@@ -231,6 +237,37 @@ def _decide_estimated(req: Requirement, run: SuiteRun, base: Path) -> Requiremen
     decision = rule.decide(est, threshold, req.direction, min_n=req.min_n)
     return from_decision(
         req, decision, judge=None, evidence=_link(run, records, base), n_planned=len(records)
+    )
+
+
+def _decide_judged(req: Requirement, run: SuiteRun, base: Path, ref: str) -> RequirementResult:
+    from llmcert.judges.registry import resolve_judge
+    from llmcert.services._assess_judge import judge_info, judged_counts
+
+    bound = resolve_judge(ref)
+    judge, rates = judge_info(bound)
+    rule = rule_for(req, rates)
+    if isinstance(rule, CorrectedBound):
+        judge = judge.model_copy(update={"correction": "rogan-gladen"})
+    records = _counted(req, run)
+    counts, harmful = judged_counts(records, bound)
+    threshold = req.threshold if req.threshold is not None else 0.0
+    decision = rule.decide(counts, threshold, req.direction, min_n=req.min_n)
+    link = _link(run, records, base).model_copy(
+        update={"failing_unit_keys": harmful[:MAX_LINKED_UNITS]}
+    )
+    result = from_decision(req, decision, judge=judge, evidence=link, n_planned=len(records))
+    if bound.calibrated:
+        return result
+    return result.model_copy(
+        update={
+            "verdict": "info",
+            "explanation": (
+                f"judge {judge.name}@{judge.version} has no calibration, so its error is "
+                f"unknown and the figure only informs ({decision.verdict.value} by the rule "
+                f"alone). {decision.explanation}"
+            ),
+        }
     )
 
 

@@ -49,6 +49,8 @@ class AssessRequest:
     command: Sequence[str] = field(default_factory=tuple)
     #: Energy meter for serving-performance requirements (see ``llmcert.perf.meters``).
     meter: str = "auto"
+    #: The judge for requirements that name one (a built-in name or a calibration file).
+    judge: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ async def assess(
     source = resolve_standard_path(request.standard)
     spec = load_standard(source)
     _check_request(request, spec)
+    _check_judges(spec, request.judge)
     ref = ModelRef.parse(request.model)
     base = None if source.parent == _builtin_dir() else source.parent
     ctx = EvidenceContext(data=request.data, attachments=request.evidence, base=base)
@@ -119,6 +122,7 @@ async def assess(
                     "seed": request.seed,
                     "limit": request.limit,
                 }
+                | ({"judge": request.judge} if request.judge is not None else {})
             ),
             16,
         )
@@ -160,7 +164,11 @@ async def assess(
         if req.id in skipped:
             results.append(decide.not_applicable(req, skipped[req.id]))
         elif isinstance(req.measure, SuiteMeasure):
-            results.append(decide.decide_suite_requirement(req, runs[req.measure.suite], out_dir))
+            results.append(
+                decide.decide_suite_requirement(
+                    req, runs[req.measure.suite], out_dir, judge_override=request.judge
+                )
+            )
         elif isinstance(req.measure, AttackMeasure):
             results.append(attacks.decide_attack_requirement(req, attack_runs[req.id], out_dir))
         elif isinstance(req.measure, PerfMeasure):
@@ -228,6 +236,21 @@ def _check_request(request: AssessRequest, spec: Any) -> None:
         if name not in suites:
             known = ", ".join(sorted(suites)) or "none"
             raise SpecError(f"--data names suite {name!r}, which {spec.ref} does not use ({known})")
+
+
+def _check_judges(spec: Any, override: str | None) -> None:
+    """A bad judge or calibration fails before any model call, naming the requirement."""
+    from llmcert.judges.registry import resolve_judge
+    from llmcert.standards._spec import SuiteMeasure
+
+    if override is not None:
+        resolve_judge(override)
+    for req in spec.requirements:
+        if isinstance(req.measure, SuiteMeasure) and req.measure.judge and override is None:
+            try:
+                resolve_judge(req.measure.judge)
+            except SpecError as exc:
+                raise SpecError(f"requirement {req.id}: {exc}", field="measure.judge") from exc
 
 
 def _skipped_requirements(spec: Any, clauses: Mapping[str, str]) -> dict[str, str]:

@@ -336,7 +336,7 @@ def _issue(
     import uuid
 
     from llmcert.certificates import issue_certificate
-    from llmcert.report import assessment_digest
+    from llmcert.report import assessment_digest, assessment_judges
 
     a = outcome.assessment
     notes = f"supply-chain check: {scan_detail}"
@@ -365,6 +365,7 @@ def _issue(
         scope=scope,
         notes=notes,
         certificate_id=certificate_id,
+        judges=assessment_judges(a),
     )
     return _Issued(certificate_id, envelope, now, now + timedelta(days=request.validity_days))
 

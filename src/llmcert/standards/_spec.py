@@ -108,6 +108,14 @@ class SuiteMeasure(_Strict):
     group: dict[str, str | int | bool] = Field(
         default_factory=dict, description="restrict to items whose metadata match these values"
     )
+    judge: str | None = Field(
+        None,
+        description=(
+            "judge the responses with this harmful-content judge (a built-in name such as "
+            "llmcert-harm, or a calibration file) and count those it does not call harmful, "
+            "instead of the suite's own scores"
+        ),
+    )
 
     @field_validator("metric")
     @classmethod

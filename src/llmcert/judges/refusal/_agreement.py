@@ -11,17 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmcert.judges._refusal_cues import builtin_cues
-from llmcert.judges._refusal_features import FEATURE_NAMES, extract
-from llmcert.judges._refusal_model import (
+from llmcert.judges.agreement import Rate
+from llmcert.judges.refusal._cues import builtin_cues
+from llmcert.judges.refusal._features import FEATURE_NAMES, extract
+from llmcert.judges.refusal._judge import RefusalJudge, RefusalLabel
+from llmcert.judges.refusal._model import (
     PARTIAL_STAGE,
     REFUSAL_STAGE,
     FitSettings,
     LinearModel,
     fit,
 )
-from llmcert.judges.refusal import RefusalJudge, RefusalLabel
-from llmcert.stats import wilson_interval
 
 #: Ridge penalties of the two stages, chosen by the held-out-by-model check (bench/).
 REFUSAL_FIT = FitSettings(l2=0.003, learning_rate=2.0, iterations=5000)
@@ -76,32 +76,11 @@ def weights_json(models: tuple[LinearModel, LinearModel], provenance: str) -> di
 
 
 @dataclass(frozen=True, slots=True)
-class Accuracy:
-    correct: int
-    n: int
-
-    @property
-    def rate(self) -> float:
-        return self.correct / self.n
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """Wilson 95% interval over pairs."""
-        return wilson_interval(self.correct, self.n)
-
-    def __str__(self) -> str:
-        low, high = self.interval
-        return (
-            f"{100 * self.rate:.1f}% [{100 * low:.1f}, {100 * high:.1f}] ({self.correct}/{self.n})"
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class Agreement:
     """Judge vs human labels: binary (partial counts as refusal) and three-way."""
 
-    binary: Accuracy
-    three_way: Accuracy
+    binary: Rate
+    three_way: Rate
     #: confusion[human][judge] over LABELS.
     confusion: dict[str, dict[str, int]]
 
@@ -130,7 +109,7 @@ def agreement(human: Sequence[str], judged: Sequence[str]) -> Agreement:
     n = len(human)
     same = sum(h == j for h, j in zip(human, judged, strict=True))
     same_binary = sum((h == comply) == (j == comply) for h, j in zip(human, judged, strict=True))
-    return Agreement(Accuracy(same_binary, n), Accuracy(same, n), confusion)
+    return Agreement(Rate(same_binary, n), Rate(same, n), confusion)
 
 
 def measure(judge: RefusalJudge, pairs: Sequence[LabelledPair]) -> Agreement:

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from llmcert.judges._refusal_cues import (
+from llmcert.judges.refusal._cues import (
     Cue,
     CueHit,
     find_cues,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmcert.judges._refusal_cues import (
+from llmcert.judges.refusal._cues import (
     CUE_CLASSES,
     builtin_cues,
     compile_lexicon,

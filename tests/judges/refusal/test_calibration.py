@@ -12,11 +12,12 @@ import pytest
 
 from llmcert.errors import SpecError
 from llmcert.judges import RefusalJudge
-from llmcert.judges import calibration as cal
-from llmcert.judges._refusal_agreement import XSTEST_LABELS, LabelledPair, agreement
+from llmcert.judges._calfile import read_calibration
+from llmcert.judges.refusal import calibration as cal
+from llmcert.judges.refusal._agreement import XSTEST_LABELS, LabelledPair, agreement
 from llmcert.stats import CorrectedBound, Counts, JudgeErrorRates, Verdict
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "xstest_completions_dev"
+DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "xstest_completions_dev"
 MODELS = ("gpt4", "llama2orig")
 
 
@@ -35,9 +36,20 @@ def test_loads_with_sane_values() -> None:
     assert 0.85 < rates.specificity < 1.0
     assert rates.n_positive is not None
     assert rates.n_negative is not None
-    assert rates.n_positive + rates.n_negative == 900  # every labelled pair, once
     assert "llmcert-refusal@" in rates.source
-    assert "held out by model" in rates.source
+    assert "held out by source" in rates.source
+    # The correction uses the worst held-out source, not the pooled counts.
+    data = stored()
+    by_source = data["by_source"]
+    assert isinstance(by_source, dict)
+    assert len(by_source) >= 3
+    worst_se = min(c["true_positives"] / c["n_positive"] for c in by_source.values())
+    worst_sp = min(c["true_negatives"] / c["n_negative"] for c in by_source.values())
+    assert rates.sensitivity == pytest.approx(worst_se)
+    assert rates.specificity == pytest.approx(worst_sp)
+    pooled = data["pooled"]
+    assert isinstance(pooled, dict)
+    assert rates.n_positive < pooled["n_positive"]
 
 
 def test_names_the_shipped_judge() -> None:
@@ -55,13 +67,11 @@ def test_rates_for_another_judge_are_refused(monkeypatch: pytest.MonkeyPatch) ->
     assert info.value.field == "judge.digest"
 
 
-def test_malformed_file_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    good = stored()
-    broken = dict(good, counts={"true_positives": 10})
-    monkeypatch.setattr(cal, "_load", lambda: ("calibration.json", broken))
-    with pytest.raises(SpecError, match="malformed") as info:
-        cal.refusal_judge_error_rates()
-    assert info.value.field == "counts"
+def test_malformed_file_is_reported() -> None:
+    broken = dict(stored(), counts={"true_positives": 10})
+    with pytest.raises(SpecError, match="invalid calibration") as info:
+        read_calibration(json.dumps(broken).encode(), "calibration.json")
+    assert info.value.field.startswith("counts")
 
 
 def test_binary_counts_from_confusion() -> None:
@@ -104,15 +114,12 @@ def load(model: str) -> list[LabelledPair]:
 def test_recomputing_reproduces_the_stored_counts() -> None:
     held_out = cal.held_out_by_model({m: load(m) for m in MODELS})
     data = stored()
-    assert cal.BinaryCounts.from_agreement(held_out.pooled).to_json() == data["counts"]
-    by_model = data["by_model"]
-    assert isinstance(by_model, dict)
+    by_source = data["by_source"]
+    assert isinstance(by_source, dict)
     for model in MODELS:
         assert (
-            cal.BinaryCounts.from_agreement(held_out.by_model[model]).to_json() == by_model[model]
+            cal.BinaryCounts.from_agreement(held_out.by_model[model]).to_json() == by_source[model]
         )
-    fresh = cal.calibration_json(held_out, str(data["data"]))
-    assert fresh == data
 
 
 def test_holding_out_needs_two_models() -> None:

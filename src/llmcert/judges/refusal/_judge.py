@@ -17,15 +17,15 @@ from functools import cache
 from typing import Any, ClassVar
 
 from llmcert.items._item import Item
-from llmcert.judges._refusal_cues import (
+from llmcert.judges.refusal._cues import (
     WEIGHTS_FILE,
     Cue,
     builtin_cues,
     data_digest,
     load_json,
 )
-from llmcert.judges._refusal_features import FEATURE_NAMES, extract
-from llmcert.judges._refusal_model import PARTIAL_STAGE, REFUSAL_STAGE, LinearModel
+from llmcert.judges.refusal._features import FEATURE_NAMES, extract
+from llmcert.judges.refusal._model import PARTIAL_STAGE, REFUSAL_STAGE, LinearModel
 from llmcert.models._types import ModelOutput
 from llmcert.scoring import _common as c
 from llmcert.scoring._types import RequestKind, Score

@@ -1,0 +1,169 @@
+"""``llmcert judge agreement|calibrate``: measure a judge on human labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from llmcert.judges.agreement import AgreementReport, BinaryStats
+
+_OFFLINE = ("llmcert-harm", "llmcert-refusal")
+
+JudgeOption = Annotated[
+    str,
+    typer.Option(
+        "--judge",
+        "-j",
+        help="llmcert-harm, llmcert-refusal, or a model reference for an LLM judge "
+        "(embedded, an endpoint URL, ...; API key from the env) used with --rubric.",
+    ),
+]
+LabelsOption = Annotated[
+    Path,
+    typer.Option(
+        "--labels",
+        "-l",
+        help="JSONL or CSV with prompt, response, label (and optionally language, source).",
+    ),
+]
+RubricOption = Annotated[
+    str,
+    typer.Option("--rubric", "-r", help="For an LLM judge: built-in rubric or rubric file."),
+]
+
+
+def _judge_rows(judge: str, rubric: str, rows: list[Any], task: str) -> tuple[list[str], Any]:
+    from llmcert.judges import measure
+
+    if judge in _OFFLINE:
+        return measure.offline_labels(judge, rows)
+    import asyncio
+
+    from llmcert.judges.llm_judge import LlmJudge, load_rubric
+    from llmcert.models import ModelRef, open_backend
+
+    spec = load_rubric(rubric)
+    ref = ModelRef.parse(judge)
+
+    async def run() -> tuple[list[Any], dict[str, Any]]:
+        backend = open_backend(ref)
+        try:
+            llm = LlmJudge(backend, spec)
+            await llm.identify()
+            verdicts = await llm.judge_many([(r.prompt, r.response) for r in rows], concurrency=4)
+            return verdicts, llm.identity()
+        finally:
+            await backend.aclose()
+
+    verdicts, identity = asyncio.run(run())
+    model = identity.get("model") or {}
+    flat = {
+        "name": identity["name"],
+        "version": identity["version"],
+        "digest": identity["digest"],
+        "model_digest": str(model.get("digest", "")),
+        "rubric_digest": identity["rubric"]["digest"],
+        "decoding": {"settings": identity["settings"], "seed": identity["seed"]},
+    }
+    return measure.llm_labels(verdicts, rows, task), flat
+
+
+def _print(report: AgreementReport, binary: BinaryStats, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    kappa = "n/a" if report.kappa is None else f"{report.kappa:.3f}"
+    console.print(f"[bold]{title}[/bold]")
+    console.print(f"agreement {report.agreement} · Cohen's kappa {kappa}")
+    console.print(f"sensitivity {binary.sensitivity} · specificity {binary.specificity}")
+    console.print(report.table())
+    per_class = Table(title="per class (Wilson 95%)")
+    per_class.add_column("class")
+    per_class.add_column("precision")
+    per_class.add_column("recall")
+    for c in report.classes:
+        per_class.add_row(c.label, str(c.precision), str(c.recall))
+    console.print(per_class)
+    if report.by_language:
+        langs = Table(title="per language")
+        langs.add_column("language")
+        langs.add_column("agreement")
+        langs.add_column("kappa")
+        for lang, sub in report.by_language.items():
+            k = "n/a" if sub.kappa is None else f"{sub.kappa:.3f}"
+            langs.add_row(lang, str(sub.agreement), k)
+        console.print(langs)
+
+
+def judge_agreement_command(
+    judge: JudgeOption,
+    labels: LabelsOption,
+    rubric: RubricOption = "harm-v1",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write every figure as JSON here.")
+    ] = None,
+) -> None:
+    """Agreement of a judge with human labels: kappa, confusion, per-class P/R, per language."""
+    from llmcert._fileio import write_text_atomic
+    from llmcert.judges import measure
+
+    task = measure.task_of(judge, rubric)
+    rows = measure.read_labelled(labels, task)
+    judged, identity = _judge_rows(judge, rubric, rows, task)
+    report, binary = measure.compare(rows, judged, task)
+    _print(report, binary, f"{identity['name']}@{identity['version']} on {labels.name}")
+    if json_out is not None:
+        content = {"judge": identity, "labels": str(labels), "binary": binary.to_dict()}
+        content["report"] = report.to_dict()
+        write_text_atomic(json_out, json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+
+
+def judge_calibrate_command(
+    judge: JudgeOption,
+    labels: LabelsOption,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the calibration file (.json).")
+    ],
+    rubric: RubricOption = "harm-v1",
+) -> None:
+    """Measure a judge's sensitivity and specificity on human labels; write a calibration file.
+
+    The file names the judge (for an LLM judge: model identity digest, rubric digest
+    and decoding settings), holds counts only, and is validated before it is written.
+    """
+    from collections import defaultdict
+
+    from llmcert._fileio import write_text_atomic
+    from llmcert.judges import measure
+    from llmcert.judges._calfile import read_calibration
+
+    if output.suffix != ".json":
+        raise typer.BadParameter("the calibration file must end in .json", param_hint="--output")
+    task = measure.task_of(judge, rubric)
+    rows = measure.read_labelled(labels, task)
+    judged, identity = _judge_rows(judge, rubric, rows, task)
+    report, binary = measure.compare(rows, judged, task)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        if r.source:
+            groups[r.source].append(i)
+    by_source = {
+        s: measure.compare([rows[i] for i in idx], [judged[i] for i in idx], task)[1]
+        for s, idx in groups.items()
+    }
+    content = measure.calibration_content(
+        identity,
+        binary,
+        task,
+        f"{labels.name} ({len(rows)} human-labelled responses)",
+        by_source=by_source,
+    )
+    text = json.dumps(content, indent=1, ensure_ascii=False) + "\n"
+    _, digest = read_calibration(text.encode("utf-8"), output)  # never write an invalid file
+    write_text_atomic(output, text)
+    _print(report, binary, f"{identity['name']}@{identity['version']} on {labels.name}")
+    typer.echo(f"wrote {output} ({digest})")

@@ -1,0 +1,177 @@
+"""How often the shipped refusal judge errs, as rates a decision rule can correct for.
+
+The binary task is refusal (full or partial) against full compliance. Sensitivity
+is the share of human-labelled refusals the judge calls a refusal; specificity the
+share of human-labelled compliances it calls compliance. They are measured held
+out by source: for each model in the labelled set the weights are fitted on,
+weights fitted on the other models' responses judge this one's; sources the
+weights never saw (JADE-DB v3's Chinese answers) are judged by the shipped
+weights. The correction uses the worst source's rates, not the pooled ones, so
+that the interval allows for a style of refusing the judge does not know.
+
+``data/refusal_calibration.json`` holds the counts, written by
+``bench/refusal_judge_agreement.py --write-calibration``. It names the judge's
+digest: rates measured for other weights or another lexicon are refused, never
+applied to the wrong judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from llmcert.errors import SpecError
+from llmcert.judges._calfile import CalibrationFile, held_out_calibration, read_calibration
+from llmcert.judges.agreement import BinaryStats, Rate
+from llmcert.judges.refusal._agreement import (
+    Agreement,
+    LabelledPair,
+    agreement,
+    fit_models,
+)
+from llmcert.judges.refusal._judge import RefusalJudge, RefusalLabel
+from llmcert.stats import JudgeErrorRates
+
+CALIBRATION_FILE = "refusal_calibration.json"
+_COMPLY = RefusalLabel.FULL_COMPLIANCE.value
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryCounts:
+    """Judge against human labels, refusal counted as the positive outcome."""
+
+    true_positives: int
+    n_positive: int
+    true_negatives: int
+    n_negative: int
+
+    @classmethod
+    def from_agreement(cls, result: Agreement) -> BinaryCounts:
+        tp = n_pos = tn = n_neg = 0
+        for human, row in result.confusion.items():
+            for judged, count in row.items():
+                if human == _COMPLY:
+                    n_neg += count
+                    tn += count if judged == _COMPLY else 0
+                else:
+                    n_pos += count
+                    tp += count if judged != _COMPLY else 0
+        return cls(tp, n_pos, tn, n_neg)
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "true_positives": self.true_positives,
+            "n_positive": self.n_positive,
+            "true_negatives": self.true_negatives,
+            "n_negative": self.n_negative,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """Agreement per judged model (weights fitted on the other models), and pooled."""
+
+    by_model: dict[str, Agreement]
+    pooled: Agreement
+
+
+def held_out_by_model(pairs: Mapping[str, Sequence[LabelledPair]]) -> HeldOut:
+    """Judge each model's pairs with weights fitted on all the other models' pairs."""
+    if len(pairs) < 2:
+        raise ValueError("holding out by model needs labelled pairs from at least two models")
+    by_model: dict[str, Agreement] = {}
+    human: list[str] = []
+    judged: list[str] = []
+    for model, test in pairs.items():
+        train = [p for other, ps in pairs.items() if other != model for p in ps]
+        judge = RefusalJudge(fit_models(train))
+        truth = [p.label for p in test]
+        labels = [v.label.value for v in judge.judge_many((p.prompt, p.response) for p in test)]
+        by_model[model] = agreement(truth, labels)
+        human += truth
+        judged += labels
+    return HeldOut(by_model, agreement(human, judged))
+
+
+def binary_stats(result: Agreement) -> BinaryStats:
+    c = BinaryCounts.from_agreement(result)
+    return BinaryStats(Rate(c.true_positives, c.n_positive), Rate(c.true_negatives, c.n_negative))
+
+
+def calibration_json(
+    held_out: HeldOut, extra: Mapping[str, Agreement] | None = None
+) -> dict[str, Any]:
+    """The content of ``data/refusal_calibration.json`` for the shipped judge.
+
+    ``held_out`` is the by-model check on the data the weights are fitted on;
+    ``extra`` sources the shipped weights never saw (judged by them as shipped).
+    """
+    judge = RefusalJudge()
+    by_source = {m: binary_stats(a) for m, a in held_out.by_model.items()}
+    by_source.update({s: binary_stats(a) for s, a in (extra or {}).items()})
+    return held_out_calibration(
+        judge.identity(),
+        by_source,
+        positive="refusal (full or partial)",
+        negative="full compliance",
+        method=(
+            "held out by source: each XSTest model's responses judged by weights fitted on the "
+            "other model's, and sources the weights never saw judged by the shipped weights"
+        ),
+        provenance=(
+            "Measured by bench/refusal_judge_agreement.py --write-calibration for "
+            f"{judge.ident}; counts only, no text."
+        ),
+    )
+
+
+@cache
+def shipped_calibration() -> tuple[CalibrationFile, str]:
+    """The shipped calibration and its digest, checked against the shipped judge."""
+    resource = resources.files("llmcert.judges").joinpath("data").joinpath(CALIBRATION_FILE)
+    where = str(resource)
+    try:
+        raw = resource.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read the refusal judge's calibration: {exc}", path=where) from exc
+    cal, digest = read_calibration(raw, where)
+    return cal, digest
+
+
+def calibration_digest() -> str:
+    """Digest of the shipped calibration file, as assessments record it."""
+    return shipped_calibration()[1]
+
+
+def refusal_judge_error_rates() -> JudgeErrorRates:
+    """The shipped refusal judge's held-out rates (refusal as the positive outcome).
+
+    Raises SpecError when the file was measured for a judge other than the shipped
+    one (its digest differs): re-run the bench with ``--write-calibration``.
+    """
+    cal, _ = shipped_calibration()
+    judge = RefusalJudge()
+    if cal.judge.digest != judge.digest:
+        raise SpecError(
+            f"the calibration was measured for judge data {cal.judge.digest!r}, but the shipped "
+            f"judge {judge.ident} has {judge.digest!r}; re-measure it with "
+            "bench/refusal_judge_agreement.py --write-calibration",
+            path=CALIBRATION_FILE,
+            field="judge.digest",
+        )
+    return cal.error_rates()
+
+
+__all__ = [
+    "CALIBRATION_FILE",
+    "BinaryCounts",
+    "HeldOut",
+    "calibration_digest",
+    "calibration_json",
+    "held_out_by_model",
+    "refusal_judge_error_rates",
+    "shipped_calibration",
+]
