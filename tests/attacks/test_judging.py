@@ -90,3 +90,25 @@ def test_harm_judges_load_by_module_and_attribute() -> None:
         load_harm_judge("llmcert.attacks:Outcome")
     with pytest.raises(SpecError, match="is not a harm judge"):
         load_harm_judge("llmcert.attacks:SOURCES")
+
+
+def test_the_offline_harm_judge_serves_attacks_with_its_calibration() -> None:
+    from llmcert.judges.harm import default_harm_judge
+
+    judge = load_harm_judge("llmcert-harm")
+    assert isinstance(judge, HarmJudge)
+    ident = judge.identity()
+    assert ident["name"] == "llmcert-harm"
+    assert ident["calibration_digest"].startswith("sha256:")
+    rates = judge.error_rates()
+    assert rates is not None
+    # The attack judge's labels are the registry judge's, on the same pair.
+    offline = default_harm_judge()
+    for response in (REFUSAL, HARMFUL, HARMLESS):
+        expected = offline.judge(BEHAVIOUR, response).label.is_harmful
+        got = judge.judge(BEHAVIOUR, response).label is HarmLabel.HARMFUL
+        assert got == expected
+    # Without calibration it labels the same, but brings no error rates.
+    bare = load_harm_judge("uncalibrated:llmcert-harm")
+    assert bare.error_rates() is None
+    assert "calibration_digest" not in bare.identity()

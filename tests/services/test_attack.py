@@ -122,7 +122,8 @@ def test_without_a_harm_judge_compliance_is_unscorable(
 
 
 def test_failed_calls_are_unscorable_not_declines(server: FakeOpenAIServer, tmp_path: Path) -> None:
-    server.add_fault("status:500:every=3")
+    # Only the attack's own calls (those with a unit's key) fail; identifying the model does not.
+    server.add_fault("status:500:every=3:scope=unit")
     outcome = run(server, tmp_path, attacks=["l1.random-case"], retry=RetryPolicy(max_attempts=1))
     s = by_attack(outcome)["l1.random-case"]
     assert s["n_error"] > 0

@@ -24,9 +24,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from llmcert.stats import JudgeErrorRates
+
+if TYPE_CHECKING:
+    from llmcert.judges.registry import BoundJudge
 
 
 class Outcome(StrEnum):
@@ -155,16 +158,41 @@ def _ident(judge: HarmJudge | None) -> str:
     return f"{ident.get('name', '?')}@{ident.get('version', '?')}"
 
 
-def load_harm_judge(spec: str) -> HarmJudge:
-    """A harm judge by entry-point name (group ``llmcert.harm_judges``) or ``module:attr``.
+class _RegisteredHarmJudge:
+    """A judge of ``judges.registry`` (``llmcert-harm``, a calibration file for it, or
+    ``uncalibrated:NAME``) seen through this package's protocol: its calibration is
+    the one bound to it, so an uncalibrated judge brings no error rates."""
 
-    The attribute may be a judge or a zero-argument factory of one.
+    def __init__(self, bound: BoundJudge) -> None:
+        self._bound = bound
+
+    def identity(self) -> Mapping[str, str]:
+        ident = dict(self._bound.identity())
+        if self._bound.calibration_digest:
+            ident["calibration_digest"] = self._bound.calibration_digest
+        return ident
+
+    def judge(self, behaviour: str, response: str) -> HarmVerdict:
+        harmful = self._bound.judge.is_harmful(behaviour, response)
+        return HarmVerdict(HarmLabel.HARMFUL if harmful else HarmLabel.NOT_HARMFUL)
+
+    def error_rates(self) -> JudgeErrorRates | None:
+        return self._bound.error_rates()
+
+
+def load_harm_judge(spec: str) -> HarmJudge:
+    """A harm judge: a judge the registry knows (``llmcert-harm``, ``uncalibrated:NAME``
+    or a calibration file), an entry-point name (group ``llmcert.harm_judges``) or
+    ``module:attr``. The attribute may be a judge or a zero-argument factory of one.
     """
     import importlib
     from importlib.metadata import entry_points
 
     from llmcert.errors import SpecError
+    from llmcert.judges.registry import UNCALIBRATED, builtin_judges, resolve_judge
 
+    if spec in builtin_judges() or spec.startswith(UNCALIBRATED) or spec.endswith(".json"):
+        return _RegisteredHarmJudge(resolve_judge(spec))
     target: Any
     found = [ep for ep in entry_points(group="llmcert.harm_judges") if ep.name == spec]
     try:

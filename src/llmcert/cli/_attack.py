@@ -45,13 +45,14 @@ def attack_command(
         ),
     ] = None,
     harm_judge: Annotated[
-        str | None,
+        str,
         typer.Option(
             "--harm-judge",
-            help="Harm judge (entry point in llmcert.harm_judges, or module:attr). Without "
-            "one, success cannot be decided: non-refusals are unscorable.",
+            help="Harm judge: llmcert-harm (offline, zh + en), a calibration file for it, "
+            "an entry point in llmcert.harm_judges, or module:attr; 'none' leaves success "
+            "undecided (non-refusals are unscorable).",
         ),
-    ] = None,
+    ] = "llmcert-harm",
     queries: Annotated[
         int, typer.Option("--queries", "-q", min=1, help="L3: target queries per behaviour.")
     ] = 5,
@@ -99,7 +100,7 @@ def attack_command(
         concurrency=concurrency,
         max_tokens=max_tokens,
         languages="all" if all_languages else "match",
-        harm_judge=harm_judge,
+        harm_judge=None if harm_judge == "none" else harm_judge,
         queries=queries,
         attacker=attacker,
         output=output,

@@ -117,6 +117,7 @@ def uncalibrated(judge: HarmfulnessJudge) -> BoundJudge:
 
 __all__ = [
     "DEFAULT_HARM_JUDGE",
+    "UNCALIBRATED",
     "BoundJudge",
     "HarmfulnessJudge",
     "builtin_judges",
