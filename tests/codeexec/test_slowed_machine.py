@@ -29,8 +29,13 @@ LOOPS = "def f(n):\n    while True:\n        n += 1\n"
 @contextmanager
 def slowed(cpu: int, hogs: int) -> Iterator[None]:
     before = os.sched_getaffinity(0)
+    # Each hog leads a session of its own: the sandbox starts a new session, and with the
+    # kernel's autogroup scheduling a core is shared between sessions, not processes.
     procs = [
-        subprocess.Popen(["taskset", "-c", str(cpu), sys.executable, "-c", "while True: pass"])
+        subprocess.Popen(
+            ["taskset", "-c", str(cpu), sys.executable, "-c", "while True: pass"],
+            start_new_session=True,
+        )
         for _ in range(hogs)
     ]
     os.sched_setaffinity(0, {cpu})  # the sandboxes started from here inherit it

@@ -26,10 +26,12 @@ from llmcert.report._assessment import (
 )
 from llmcert.report._assessment_io import assessment_data
 from llmcert.server import Limits, SigningConfig, WorkerResult, create_app, processor_of
+from llmcert.standards._catalog import load_standard, resolve_standard_path
 from tests.conftest import make_keypair
 
 STANDARD_ID = "gbt-45654-2025"
-STANDARD_VERSION = "1.0.0"  # the built-in standard's: filings name registered standards
+# The built-in standard's version: filings name registered standards.
+STANDARD_VERSION = load_standard(resolve_standard_path(STANDARD_ID)).version
 STANDARD_REF = f"{STANDARD_ID}@{STANDARD_VERSION}"
 ROLES = ("applicant", "assessor", "admin")
 

@@ -184,10 +184,18 @@ async def test_filing_fields_are_escaped_on_every_page(
     name = f"model {SCRIPT}"
     identity = identity_for(name)
     server.worker.identities[name] = identity
-    model = await server.client.post(
+    auth = {"Authorization": f"Bearer {evil_secret}"}
+    # Markup cannot ride in a reference: its parameters are known by name.
+    refused = await server.client.post(
         "/api/v1/models",
         json={"name": name, "ref": f"{identity.ref}?{SCRIPT}", "identity_digest": identity.digest},
-        headers={"Authorization": f"Bearer {evil_secret}"},
+        headers=auth,
+    )
+    assert refused.status_code == 400, refused.text
+    model = await server.client.post(
+        "/api/v1/models",
+        json={"name": name, "ref": identity.ref, "identity_digest": identity.digest},
+        headers=auth,
     )
     filed = await evil.post_form(
         "/filings/new",
