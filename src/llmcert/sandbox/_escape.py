@@ -98,16 +98,16 @@ def _writes(_: _Context) -> str:
         "import os\nres = {}\nfor p in ['/usr/llmcert-x', '/etc-x', '/sandbox/x', '/x', '/dev/shm/x']:\n"
         "    try:\n        open(p, 'w').write('x')\n        res[p] = 'written'\n"
         "    except OSError as e:\n        res[p] = e.strerror\n"
-        "open('/work/ok', 'w').write('x')\nres['/work/ok'] = 'written'\n" + _report("res")
+        "open('/task/ok', 'w').write('x')\nres['/task/ok'] = 'written'\n" + _report("res")
     )
 
 
 def _judge_writes(ex: Execution, r: dict[str, object], _: _Context) -> tuple[bool, str, str]:
-    outside = {k: v for k, v in r.items() if k != "/work/ok"}
+    outside = {k: v for k, v in r.items() if k != "/task/ok"}
     ok = (
         bool(outside)
         and all(v != "written" for v in outside.values())
-        and r.get("/work/ok") == "written"
+        and r.get("/task/ok") == "written"
     )
     errs = sorted({str(v) for v in outside.values()})
     return ok, "namespaces", f"read-only root: {', '.join(errs)}; the work dir is writable"
@@ -194,8 +194,8 @@ _LISTENERS: dict[int, socket.socket] = {}
 
 def _ctypes_mount(_: _Context) -> str:
     return (
-        _CTYPES + "os_ = __import__('os')\nos_.mkdir('/work/m')\n"
-        "rc = libc.mount(b'none', b'/work/m', b'tmpfs', 0, None)\nerr = ctypes.get_errno()\n"
+        _CTYPES + "os_ = __import__('os')\nos_.mkdir('/task/m')\n"
+        "rc = libc.mount(b'none', b'/task/m', b'tmpfs', 0, None)\nerr = ctypes.get_errno()\n"
         "uid = libc.setuid(0)\n" + _report("{'mount': rc, 'errno': err, 'setuid': uid}")
     )
 
@@ -279,7 +279,7 @@ def _setuid(_: _Context) -> str:
         "suid = [p for p in ('/usr/bin/mount', '/usr/bin/su', '/usr/bin/passwd') "
         "if os.path.exists(p) and os.stat(p).st_mode & stat.S_ISUID]\n"
         "nnp = libc.prctl(39, 0, 0, 0, 0)\n"
-        "r = subprocess.run(['/usr/bin/mount', '-t', 'tmpfs', 'none', '/work'], capture_output=True)\n"
+        "r = subprocess.run(['/usr/bin/mount', '-t', 'tmpfs', 'none', '/task'], capture_output=True)\n"
         + _report(
             "{'suid': suid, 'no_new_privs': nnp, 'mount_rc': r.returncode, 'uid': os.getuid()}"
         )

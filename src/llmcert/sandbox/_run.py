@@ -27,8 +27,8 @@ _INSIDE = Path(__file__).with_name("_inside.py")
 _ENV = {
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
-    "HOME": "/work",
-    "TMPDIR": "/work",
+    "HOME": "/task",
+    "TMPDIR": "/task",
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
 }
@@ -77,9 +77,9 @@ def _bwrap_argv(policy: SandboxPolicy, fds: dict[str, int]) -> list[str]:
         "--size",
         str(limits.work_dir_bytes),
         "--tmpfs",
-        "/work",
+        "/task",
         "--chdir",
-        "/work",
+        "/task",
     ]
     for name in ("inside", "program", "tests"):
         target = "/sandbox/_inside.py" if name == "inside" else f"/sandbox/{name}.py"
