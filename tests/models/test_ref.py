@@ -61,6 +61,18 @@ SECRET = "sk-live-DO-NOT-PRINT-9f1c"
             {"model": "gpt-x", "key_env": "MY_KEY", "timeout": "2.5"},
         ),
         (
+            "openai://[::1]:8000/v1?model=m",
+            "openai",
+            "http://[::1]:8000/v1",
+            {"model": "m"},
+        ),
+        (
+            "openai+https://[2001:db8::7]/v1?model=m",
+            "openai",
+            "https://[2001:db8::7]/v1",
+            {"model": "m"},
+        ),
+        (
             "openai://host:1234/v1?model=m&api=chat",
             "openai",
             "http://host:1234/v1",

@@ -144,7 +144,9 @@ class ModelRef:
                 f"server must be one of {', '.join(SERVER_FAMILIES)}, not {params['server']!r}"
             )
         port = f":{port_number}" if port_number else ""
-        base_url = f"{http_scheme}://{parts.hostname}{port}{parts.path.rstrip('/')}"
+        # urlsplit strips an IPv6 literal's brackets; a URL needs them back.
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        base_url = f"{http_scheme}://{host}{port}{parts.path.rstrip('/')}"
         return cls("openai", base_url, params, text=text)
 
     def __str__(self) -> str:
