@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from llmcert.cli import app
 from tests.conftest import write_suite
-from tests.services.test_assess import ACCURACY, DOCUMENT, SIZE, echo_items, write_standard
+from tests.services.assess.test_assess import ACCURACY, DOCUMENT, SIZE, echo_items, write_standard
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

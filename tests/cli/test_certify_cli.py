@@ -18,7 +18,7 @@ from llmcert.cli._certify import cert_verify_command, certify_command
 from llmcert.cli._errors import handle_errors
 from llmcert.registry import open_registry
 from tests.conftest import make_keypair, write_suite
-from tests.services.test_assess import ACCURACY, DOCUMENT, SIZE, echo_items, write_standard
+from tests.services.assess.test_assess import ACCURACY, DOCUMENT, SIZE, echo_items, write_standard
 from tests.supplychain import corpus
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from llmcert.errors import LlmcertError, SpecError
 from llmcert.report import EvalResult, hardware_difference, load_result
-from llmcert.services._assess_run import outcome_of
+from llmcert.services.assess._run import outcome_of
 
 __all__ = [
     "ConditionsDiffer",

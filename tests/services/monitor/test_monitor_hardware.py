@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from llmcert.registry import CertificateStatus
 from llmcert.services.monitor import monitor_once
-from tests.services._monitor_fixtures import (
+from tests.services.monitor._monitor_fixtures import (
     AVX2,
     AVX512,
     OnHardware,
@@ -97,7 +97,7 @@ async def test_a_class_known_on_one_side_only_is_not_acted_on(tmp_path: Path) ->
 def test_command_passes_same_hardware(tmp_path: Path) -> None:
     import asyncio
 
-    from tests.services.test_monitor import _app
+    from tests.services.monitor.test_monitor import _app
 
     setup = asyncio.run(make_setup(tmp_path, certified_on=AVX512))
     args = ["monitor", "--registry", setup.registry_url, "--once", "--same-hardware"]

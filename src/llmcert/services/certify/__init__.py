@@ -32,9 +32,6 @@ from llmcert._fileio import write_atomic, write_json_atomic
 from llmcert._hashing import digest_bytes, short
 from llmcert.errors import IdentityChanged, SpecError
 from llmcert.models import ModelBackend, ModelRef, open_backend
-from llmcert.services._certify_keys import ISSUER_KEY_FILE, ISSUER_PUBLIC_KEY_FILE
-from llmcert.services._certify_registry import SCAN_ATTACHMENT
-from llmcert.services._certify_scan import Reason, SupplyChainCheck, scan_model, scan_reasons
 from llmcert.services._sync import run_sync
 from llmcert.services.assess import (
     AssessOutcome,
@@ -42,6 +39,9 @@ from llmcert.services.assess import (
     ProgressFactory,
     assess,
 )
+from llmcert.services.certify._keys import ISSUER_KEY_FILE, ISSUER_PUBLIC_KEY_FILE
+from llmcert.services.certify._registry import SCAN_ATTACHMENT
+from llmcert.services.certify._scan import Reason, SupplyChainCheck, scan_model, scan_reasons
 
 if TYPE_CHECKING:
     from llmcert.models._types import ModelIdentity
@@ -111,7 +111,7 @@ async def certify(
 ) -> CertifyOutcome:
     """Certify a model against a standard, or record precisely why not."""
     from llmcert.registry import open_registry
-    from llmcert.services._certify_keys import issuer_key
+    from llmcert.services.certify._keys import issuer_key
     from llmcert.services.evaluate import _identify
     from llmcert.standards._catalog import load_standard
     from llmcert.supplychain._sign_keys import load_private_key
@@ -185,7 +185,7 @@ def _conclude(
     keys: tuple[Path, Path | None],
 ) -> CertifyOutcome:
     from llmcert.certificates import write_certificate
-    from llmcert.services._certify_registry import file_certification
+    from llmcert.services.certify._registry import file_certification
 
     if outcome is None:
         decision, reasons = Decision.REFUSED, scan_reasons(check)
@@ -342,7 +342,7 @@ def _issue(
     notes = f"supply-chain check: {scan_detail}"
     if scan_json is not None:
         notes += f" (scan report {digest_bytes(scan_json)})"
-    from llmcert.services._assess_perf import certificate_notes
+    from llmcert.services.assess._perf import certificate_notes
 
     notes += certificate_notes(a.requirements)
     scope = None

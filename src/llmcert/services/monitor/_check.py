@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from llmcert.errors import LlmcertError
 from llmcert.report._assessment import RequirementResult
-from llmcert.services._monitor_compare import TEST_NAME, compare, rate_counts
+from llmcert.services.monitor._compare import TEST_NAME, compare, rate_counts
 
 if TYPE_CHECKING:
     from llmcert.registry import CertificateRecord, Registry
-    from llmcert.services._monitor_certified import Certified
+    from llmcert.services.monitor._certified import Certified
 
 #: Who the registry's audit log names for the monitor's changes.
 ACTOR = "llmcert-monitor"

@@ -23,8 +23,8 @@ from llmcert.report._assessment import (
     RequirementResult,
     VerdictCounts,
 )
-from llmcert.services._assess_run import SuiteRun, outcome_of, unit_matches
 from llmcert.services._evidence import CheckResult
+from llmcert.services.assess._run import SuiteRun, outcome_of, unit_matches
 from llmcert.standards._spec import EvidenceMeasure, Requirement, StandardSpec, SuiteMeasure
 from llmcert.stats import (
     CorrectedBound,
@@ -242,7 +242,7 @@ def _decide_estimated(req: Requirement, run: SuiteRun, base: Path) -> Requiremen
 
 def _decide_judged(req: Requirement, run: SuiteRun, base: Path, ref: str) -> RequirementResult:
     from llmcert.judges.registry import resolve_judge
-    from llmcert.services._assess_judge import judge_info, judged_counts
+    from llmcert.services.assess._judge import judge_info, judged_counts
 
     bound = resolve_judge(ref)
     judge, rates = judge_info(bound)

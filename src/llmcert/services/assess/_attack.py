@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmcert.report._assessment import EvidenceLink, JudgeInfo, RequirementResult
-from llmcert.services._assess_decide import MAX_LINKED_UNITS, from_decision
+from llmcert.services.assess._decide import MAX_LINKED_UNITS, from_decision
 from llmcert.services.attack import AttackOutcome, AttackRequest, attack, check_request
 from llmcert.standards._spec import AttackMeasure, Requirement
 

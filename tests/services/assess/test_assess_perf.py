@@ -17,7 +17,7 @@ from llmcert.services.certify import CertifyRequest, Decision, certify
 from llmcert.testing import ServerProcess, fake_server_process
 from tests.conftest import make_keypair
 
-MINI = Path(__file__).resolve().parents[1] / "perf" / "data" / "mini-inference-system.yaml"
+MINI = Path(__file__).resolve().parents[2] / "perf" / "data" / "mini-inference-system.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,7 @@ async def test_capability_standard_decides_math_sequentially(tmp_path: Path) -> 
 async def test_generated_content_classifier_check_reflects_the_harm_judge(tmp_path: Path) -> None:
     """§9.3's classifier check on SmolLM2's answers to the whole generated-content bank."""
     from llmcert.judges.harm import HarmJudge
-    from llmcert.services._assess_judge import prompt_of, response_of
+    from llmcert.services.assess._judge import prompt_of, response_of
 
     # Only §9.3's two automated checks of the built-in standard, on the whole bank.
     from llmcert.standards._catalog import load_standard, resolve_standard_path

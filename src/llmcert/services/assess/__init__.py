@@ -73,12 +73,12 @@ async def assess(
     retry: RetryPolicy | None = None,
 ) -> AssessOutcome:
     """Assess a model against a standard; resumable by re-running the same request."""
-    from llmcert.services import _assess_attack as attacks
-    from llmcert.services import _assess_decide as decide
-    from llmcert.services import _assess_run as runner
     from llmcert.services._environment import capture_environment
     from llmcert.services._evidence import EvidenceContext, run_check
     from llmcert.services._hardware import environment_with, hardware_class
+    from llmcert.services.assess import _attack as attacks
+    from llmcert.services.assess import _decide as decide
+    from llmcert.services.assess import _run as runner
     from llmcert.standards._catalog import load_standard, resolve_standard_path
     from llmcert.standards._spec import AttackMeasure, EvidenceMeasure, PerfMeasure, SuiteMeasure
 
@@ -172,7 +172,7 @@ async def assess(
         elif isinstance(req.measure, AttackMeasure):
             results.append(attacks.decide_attack_requirement(req, attack_runs[req.id], out_dir))
         elif isinstance(req.measure, PerfMeasure):
-            from llmcert.services._assess_perf import decide_perf_requirement, profile_of
+            from llmcert.services.assess._perf import decide_perf_requirement, profile_of
 
             run = perf_runs[profile_of(req.measure)]
             results.append(decide_perf_requirement(req, run, out_dir))
@@ -205,7 +205,7 @@ async def _run_perf(
         return {}
     from llmcert.models.llamacpp import LlamaCppBackend
     from llmcert.perf._llamacpp import LlamaCppTarget
-    from llmcert.services._assess_perf import run_profiles
+    from llmcert.services.assess._perf import run_profiles
 
     def target() -> Any:  # an in-process model is shared, not loaded twice
         return LlamaCppTarget(model, own=False) if isinstance(model, LlamaCppBackend) else None
@@ -258,8 +258,8 @@ def _skipped_requirements(spec: Any, clauses: Mapping[str, str]) -> dict[str, st
 
 
 def _preflight(plan: Any, request: AssessRequest, model: ModelBackend) -> None:
-    from llmcert.services._assess_run import unit_matches
     from llmcert.services._pipeline import check_chat
+    from llmcert.services.assess._run import unit_matches
     from llmcert.suites import load_suite
 
     data = request.data.get(plan.suite)

@@ -21,13 +21,6 @@ from llmcert.errors import SpecError
 from llmcert.models.mock import MockBackend
 from llmcert.registry import CertificateStatus, FilingStatus, open_registry
 from llmcert.report._assessment import RequirementResult
-from llmcert.services._monitor_compare import (
-    RateCounts,
-    compare,
-    holm_adjust,
-    rate_counts,
-    regression_p_value,
-)
 from llmcert.services.monitor import (
     LOG_NAME,
     MonitorFinding,
@@ -35,7 +28,14 @@ from llmcert.services.monitor import (
     monitor,
     monitor_once,
 )
-from tests.services._monitor_fixtures import (
+from llmcert.services.monitor._compare import (
+    RateCounts,
+    compare,
+    holm_adjust,
+    rate_counts,
+    regression_p_value,
+)
+from tests.services.monitor._monitor_fixtures import (
     Receiver,
     WrongAnswers,
     closed_port,

@@ -9,7 +9,7 @@ For every valid certificate in the registry, one check:
    (``sample`` items per suite), and each suite requirement's new counts are
    compared with the certified assessment's by a one-sided two-sample test, with
    Holm's correction across the certificate's requirements
-   (:mod:`llmcert.services._monitor_compare`); a significant regression
+   (:mod:`llmcert.services.monitor._compare`); a significant regression
    suspends the certificate, naming requirement, rates, p-value and test;
 3. an in-process model's answers depend on the hardware class it runs on
    (``report._hardware``): a re-test on another class than the certified
@@ -44,19 +44,19 @@ from llmcert.errors import LlmcertError, SpecError
 from llmcert.models import ModelBackend, ModelRef, open_backend
 from llmcert.report import hardware_difference
 from llmcert.services._hardware import hardware_class
-from llmcert.services._monitor_check import (
+from llmcert.services._sync import run_sync
+from llmcert.services.monitor._check import (
     ACTOR,
     CheckContext,
     MonitorFinding,
     compare_requirements,
     suspend,
 )
-from llmcert.services._monitor_notify import JsonLinesLog, check_webhook_url, post_webhook
-from llmcert.services._sync import run_sync
+from llmcert.services.monitor._notify import JsonLinesLog, check_webhook_url, post_webhook
 
 if TYPE_CHECKING:
     from llmcert.registry import CertificateRecord, Registry
-    from llmcert.services._monitor_certified import Certified
+    from llmcert.services.monitor._certified import Certified
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ async def _check_certificate(
     factory: BackendFactory,
     moment: datetime,
 ) -> list[MonitorFinding]:
-    from llmcert.services._monitor_certified import load_certified
+    from llmcert.services.monitor._certified import load_certified
 
     ctx = CheckContext(certificate, moment, request.alpha)
     if certificate.expires_at.astimezone(UTC) <= moment:

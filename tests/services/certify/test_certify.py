@@ -32,7 +32,7 @@ from llmcert.services.certify import (
 from llmcert.supplychain._sign_keys import PASSPHRASE_ENV, SigningError
 from llmcert.supplychain.identity import digest_tree
 from tests.conftest import make_keypair, write_suite
-from tests.services.test_assess import ACCURACY, DOCUMENT, SIZE, echo_items, write_standard
+from tests.services.assess.test_assess import ACCURACY, DOCUMENT, SIZE, echo_items, write_standard
 from tests.supplychain import corpus
 
 ISSUER = "Test Centre"
