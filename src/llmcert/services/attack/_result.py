@@ -31,6 +31,7 @@ def adaptive_summary(traces: Sequence[Trace], sent: dict[str, int]) -> dict[str,
         mine = [t for t in traces if t.attack.name == name]
         hits = [t.success_at for t in mine if t.success_at is not None]
         out["attacks"][name] = {
+            "level": mine[0].attack.level.value,
             "queries_per_behaviour": mine[0].attack.queries,
             "behaviours": len(mine),
             "broken": len(hits),
