@@ -1,4 +1,4 @@
-"""``llmcert attack``: static attacks (WDTA AI-STR-02 L1, L2) on a model, with R and D."""
+"""``llmcert attack``: attacks of WDTA AI-STR-02 levels L1-L4 on a model, with R and D."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ def attack_command(
         ),
     ] = "embedded",
     levels: Annotated[
-        str, typer.Option("--levels", "-l", help="Attack levels, comma-separated (L1, L2).")
+        str,
+        typer.Option(
+            "--levels",
+            "-l",
+            help="Attack levels, comma-separated (L1, L2, L3; L4 on a local GGUF model).",
+        ),
     ] = "L1,L2",
     bank: Annotated[
         str,
@@ -54,7 +59,10 @@ def attack_command(
         ),
     ] = "llmcert-harm",
     queries: Annotated[
-        int, typer.Option("--queries", "-q", min=1, help="L3: target queries per behaviour.")
+        int,
+        typer.Option(
+            "--queries", "-q", min=1, help="L3, L4: model calls per behaviour (the query budget)."
+        ),
     ] = 5,
     attacker: Annotated[
         str, typer.Option("--attacker", help="L3: the attacker model (any model reference).")

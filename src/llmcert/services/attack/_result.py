@@ -90,6 +90,7 @@ def build_result(
             "seed": request.seed,
             "budget": request.budget,
             "levels": request.levels,
+            "queries": request.queries,
             "languages": request.languages,
             "concurrency": request.concurrency,
             "command": list(request.command),

@@ -55,7 +55,8 @@ def _check_white_box(model: str) -> None:
         raise SpecError(
             f"L4 (white-box) attacks need a local GGUF model run in this process "
             f"(embedded:NAME or llamacpp:PATH), whose chat template and logits llmcert reads; "
-            f"{model} is a {scheme} model, which gives neither"
+            f"{model} is a {scheme} model, which gives neither (in an assessment, declare the "
+            f"clause not applicable: --not-applicable L4=JUSTIFICATION)"
         )
 
 
