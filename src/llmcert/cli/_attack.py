@@ -36,6 +36,13 @@ def attack_command(
         Path | None,
         typer.Option("--data", help="Local copy of the public bank's dataset (folder or file)."),
     ] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates",
+            help="Local copy of JailBench (folder): its 20 Chinese jailbreak templates join L2.",
+        ),
+    ] = None,
     attack: Annotated[
         list[str] | None,
         typer.Option("--attack", "-a", help="Run only this built-in attack (repeatable)."),
@@ -103,6 +110,7 @@ def attack_command(
         data=data,
         levels=levels,
         attacks=attack or None,
+        templates=templates,
         budget=budget,
         seed=seed,
         concurrency=concurrency,

@@ -104,6 +104,7 @@ def check_request(
         parse_levels,
         select_attacks,
     )
+    from llmcert.attacks._banks import template_attacks
 
     levels = parse_levels(request.levels)
     unavailable = [lv.value for lv in levels if lv.value not in RUNNABLE_LEVELS]
@@ -125,12 +126,17 @@ def check_request(
         **builtin_adaptive(request.queries),
         **builtin_whitebox(request.queries),
     }
+    external = {}
+    if request.templates is not None:
+        external = {a.name: a for a in template_attacks("jailbench", request.templates)}
     if request.attacks:
-        static_names = [n for n in request.attacks if n not in stepwise]
+        static_names = [n for n in request.attacks if n not in stepwise and n not in external]
         static = [a for a in select_attacks(names=static_names) if a.level in levels]
+        static += [external[n] for n in request.attacks if n in external and Level.L2 in levels]
         adaptive = [stepwise[n] for n in request.attacks if n in stepwise]
     else:
         static = select_attacks(levels=[lv for lv in levels if lv not in STEPWISE_LEVELS])
+        static += [a for a in external.values() if a.level in levels]
         adaptive = list(stepwise.values())
     adaptive = [a for a in adaptive if a.level in levels]
     if any(a.level is Level.L4 for a in adaptive):
