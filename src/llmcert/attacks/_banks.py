@@ -158,6 +158,6 @@ def template_attacks(source: str, data: Path) -> list[Attack]:
             fill,
             {"template": template},
             {"source": "jailbench", "licence": "MIT"},
-        )  # fmt: skip
+        )
         for i, template in enumerate(jailbench_templates(data), 1)
     ]
