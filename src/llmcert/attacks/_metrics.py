@@ -33,7 +33,7 @@ describe it.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -156,23 +156,29 @@ def _clustered(
     rounded outward, is then conservative however the prompts of a behaviour correlate
     (a bootstrap over behaviours has zero width when they all look alike). With the
     judge's measured error rates, the corrected bounds at that count are folded in."""
-    by_behaviour: dict[str, list[AttackRecord]] = defaultdict(list)
+    # per behaviour: [prompts, events, unscorable non-events], in one pass
+    per: dict[str, list[int]] = {}
+    unscorable = Outcome.UNSCORABLE
     for r in records:
-        by_behaviour[r.behaviour_hash].append(r)
-    scored = [r for r in records if r.outcome.scored]
-    hits = sum(r.outcome is event for r in records)
-    estimate = hits / len(scored) if scored else None
-    m = len(by_behaviour)
-    low_share = sum(sum(r.outcome is event for r in rs) / len(rs) for rs in by_behaviour.values())
-    high_share = sum(
-        sum(r.outcome is event or not r.outcome.scored for r in rs) / len(rs)
-        for rs in by_behaviour.values()
-    )
+        c = per.get(r.behaviour_hash)
+        if c is None:
+            c = per[r.behaviour_hash] = [0, 0, 0]
+        c[0] += 1
+        if r.outcome is event:
+            c[1] += 1
+        elif r.outcome is unscorable:
+            c[2] += 1
+    hits = sum(c[1] for c in per.values())
+    n_scored = len(records) - sum(c[2] for c in per.values())  # the event is a scored outcome
+    estimate = hits / n_scored if n_scored else None
+    m = len(per)
+    low_share = sum(c[1] / c[0] for c in per.values())
+    high_share = sum((c[1] + c[2]) / c[0] for c in per.values())
     low_hits = math.floor(low_share + 1e-9)
     high_hits = min(m, math.ceil(high_share - 1e-9))
     low, high, method = _bounds(low_hits, high_hits, m, rates, confidence)
     method += " at one observation per behaviour"
-    if len(scored) < len(records):
+    if n_scored < len(records):
         method += "; unscorable counted both ways"
     return Rate(estimate, low, high, method)
 
@@ -185,8 +191,9 @@ def summarise_group(
     *,
     confidence: float = 0.95,
 ) -> GroupSummary:
-    counts = {o: sum(r.outcome is o for r in records) for o in Outcome}
-    n_error = sum(r.error is not None for r in records)
+    tally = Counter(r.outcome for r in records)
+    counts = {o: tally[o] for o in Outcome}
+    n_error = sum(1 for r in records if r.error is not None)
     n = len(records)
     behaviours = {r.behaviour_hash for r in records}
     missing = counts[Outcome.UNSCORABLE]
