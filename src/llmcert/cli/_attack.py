@@ -134,13 +134,18 @@ def _print_catalogue() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from llmcert.attacks import builtin_attacks
+    from llmcert.attacks import builtin_adaptive, builtin_attacks, builtin_whitebox
 
-    table = Table(title="built-in attacks")
+    table = Table(title="built-in attacks (L3, L4: digests at --queries 5)")
     table.add_column("name", no_wrap=True)
     for col in ("level", "family", "languages", "digest", "description"):
         table.add_column(col)
-    for a in builtin_attacks().values():
+    attacks: list[Any] = [
+        *builtin_attacks().values(),
+        *builtin_adaptive().values(),
+        *builtin_whitebox().values(),
+    ]
+    for a in attacks:
         table.add_row(
             a.name, a.level.value, a.family, ",".join(a.languages), a.digest[7:19], a.description
         )
