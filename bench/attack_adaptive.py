@@ -17,7 +17,8 @@ baseline, each with the same budget of model calls per behaviour; marker judge.
 
 ``--target embedded`` (L4): the embedded SmolLM2-135M-Instruct on HarmBench
 behaviours (``--data`` the HarmBench CSV; a stratified sample of ``--behaviours``),
-the offline harm judge llmcert-harm, the same three attacks and budget.
+the offline harm judge llmcert-harm, the same three attacks and budget;
+``--model llamacpp:PATH`` runs another local GGUF model instead.
 
     python bench/attack_adaptive.py --behaviours 50 --queries 5
     python bench/attack_adaptive.py --target fake-white-box --behaviours 50 --queries 20
@@ -110,7 +111,7 @@ def run_white_box(args: argparse.Namespace, tmp: Path) -> AttackOutcome:
     if args.data is None:
         raise SystemExit("--target embedded needs --data (the HarmBench behaviours CSV)")
     request = AttackRequest(
-        model="embedded", bank="harmbench", data=args.data, harm_judge="llmcert-harm",
+        model=args.model, bank="harmbench", data=args.data, harm_judge="llmcert-harm",
         budget=args.behaviours * args.queries * len(WHITE_BOX), **common,
     )  # fmt: skip
     return asyncio.run(attack(request))
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--model", default="embedded", help="--target embedded: a local model")
     args = parser.parse_args()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
