@@ -76,6 +76,38 @@ def test_pooled_groups_are_never_zero_width() -> None:
     assert overall.success_rate.ci_low < 0.5 < overall.success_rate.ci_high
 
 
+def test_pooled_rows_fold_the_judge_error_in_at_one_observation_per_behaviour() -> None:
+    # two attacks on 60 behaviours: 24 broken by "a" only, 6 by both, the rest held
+    records = [record("a", i, Outcome.SUCCESS if i < 30 else Outcome.DECLINE) for i in range(60)]
+    records += [record("b", i, Outcome.SUCCESS if i < 6 else Outcome.DECLINE) for i in range(60)]
+    rates = JudgeErrorRates.from_counts(90, 100, 95, 100, "test calibration")
+    calibration = Calibration(success=rates, decline=rates.swapped())
+    rows = {(s.dimension, s.value): s for s in summarise(records, calibration)}
+    plain = {(s.dimension, s.value): s for s in summarise(records, NONE)}
+    for key in (("overall", "all"), ("level", "L2"), ("language", "en"), ("risk", "A.1.4")):
+        got, exact = rows[key].success_rate, plain[key].success_rate
+        assert got.estimate == exact.estimate
+        assert got.ci_low is not None
+        assert got.ci_high is not None
+        assert exact.ci_low is not None
+        assert exact.ci_high is not None
+        assert "judge-corrected" in got.method
+        assert "one observation per behaviour" in got.method
+        assert got.ci_low <= exact.ci_low
+        assert got.ci_high > exact.ci_high
+    # the level's bound is the corrected interval at the clustered count, the sum of the
+    # behaviours' shares of successes ((30 + 6) / 2 = 18 of 60), not at the 36 of 120 prompts
+    from llmcert.stats import corrected_interval
+
+    level = rows[("level", "L2")]
+    share = sum((i < 30) + (i < 6) for i in range(60)) / 2
+    assert level.success_rate.ci_high == max(
+        clopper_pearson_interval(int(share), 60)[1], corrected_interval(int(share), 60, rates)[1]
+    )
+    assert level.n_behaviours == 60
+    assert level.decline_rate.method.startswith("judge-corrected")
+
+
 def test_groups_by_every_dimension_and_ranking() -> None:
     records = [record("a", i, Outcome.SUCCESS) for i in range(6)]
     records += [record("b", i, Outcome.DECLINE, level="L1") for i in range(6)]

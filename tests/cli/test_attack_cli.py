@@ -32,6 +32,7 @@ def test_attack_list_and_errors(tmp_path: Path) -> None:
     listed = llmcert(tmp_path, "attack", "--list")
     assert listed.returncode == 0
     assert "l2.zh-homophone" in listed.stdout
+    assert "l4.suffix-search" in listed.stdout
     missing = llmcert(tmp_path, "attack", "--bank", "harmbench", "--levels", "L1")
     assert missing.returncode == EXIT_ERROR
     assert "--data" in missing.stderr

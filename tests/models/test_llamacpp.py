@@ -25,6 +25,7 @@ from llmcert.models import (
     LoglikelihoodRequest,
     ModelBackend,
     ModelRef,
+    WhiteBoxBackend,
 )
 from llmcert.models._llamacpp_gguf import read_gguf_metadata
 from llmcert.models._llamacpp_loglik import log_softmax_at
@@ -127,6 +128,28 @@ async def test_chat_on_a_base_model_is_rejected_before_loading(tmp_path: Path) -
     request = GenerateRequest(_settings(), messages=(ChatMessage("user", "hi"),))
     with pytest.raises(RequestRejected, match="no chat template"):
         await backend.generate(request)
+    with pytest.raises(RequestRejected, match="no chat template"):
+        await backend.chat_prompt(request.messages or ())
+
+
+@pytest.mark.embedded
+async def test_the_rendered_chat_prompt_is_what_chat_requests_send(
+    smollm2: LlamaCppBackend,
+) -> None:
+    """White-box attacks continue from the rendered conversation: with nothing appended it
+    must answer as the chat request does; with a prefix, the answer continues it."""
+    messages = (ChatMessage("user", "Name a colour."),)
+    rendered = await smollm2.chat_prompt(messages)
+    assert isinstance(smollm2, WhiteBoxBackend)
+    assert rendered.endswith("<|im_start|>assistant\n")
+    assert "Name a colour." in rendered
+    settings = _settings(max_tokens=12, temperature=0.0)
+    chat = await smollm2.generate(GenerateRequest(settings, messages=messages))
+    completion = await smollm2.generate(GenerateRequest(settings, prompt=rendered))
+    assert completion.text == chat.text
+    assert completion.prompt_tokens == chat.prompt_tokens
+    forced = await smollm2.generate(GenerateRequest(settings, prompt=rendered + "Sure, here is"))
+    assert forced.text != chat.text
 
 
 def test_log_softmax_at_matches_scipy() -> None:

@@ -49,14 +49,17 @@ from llmcert.attacks._plan import (
     render_cases,
 )
 from llmcert.attacks.adaptive import (
+    SCORED,
     AdaptiveAttack,
     Step,
     attacker_messages,
     builtin_adaptive,
     next_prompt,
 )
+from llmcert.attacks.whitebox import WhiteBoxAttack, builtin_whitebox
 
 __all__ = [
+    "SCORED",
     "SOURCES",
     "AdaptiveAttack",
     "Attack",
@@ -77,6 +80,7 @@ __all__ = [
     "ResponseJudge",
     "Step",
     "Transform",
+    "WhiteBoxAttack",
     "applicable",
     "attack_request_key",
     "attack_seed",
@@ -87,6 +91,7 @@ __all__ = [
     "breach_rate",
     "builtin_adaptive",
     "builtin_attacks",
+    "builtin_whitebox",
     "key_cases",
     "library_versions",
     "load_behaviours",

@@ -2,9 +2,12 @@
 
 The public banks are read from a local copy (``--data PATH``) by the importers
 of :mod:`llmcert.standards.banks`, which tag each behaviour with GB/T 45654 risk
-ids through the built-in crosswalks. llmcert ships their importers, not their
-rows: the licences (all MIT) would allow copying, but the rows are harmful
-requests and the upstream projects are where they are maintained. A user bank
+ids through the built-in crosswalks (HarmBench, JADE-DB, JailBench; AdvBench,
+Flames and MultiJail have none). llmcert ships their importers, not their rows:
+the licences (MIT; Apache-2.0 for Flames) would allow copying with their notices,
+but the rows are harmful requests and the upstream projects are where they are
+maintained. JailBench's jailbreak templates are likewise recovered from the
+user's copy at run time (:func:`template_attacks`). A user bank
 (JSONL, CSV or JSON item file; ``risks`` and ``language`` metadata optional) is
 read as it is.
 """
@@ -14,10 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmcert.errors import SpecError
 from llmcert.items import Item
+
+if TYPE_CHECKING:
+    from llmcert.attacks._attack import Attack
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,22 @@ SOURCES: dict[str, BehaviourSource] = {
             "jade-db", "jade-db", "zh", "MIT",
             "whitzard-ai/jade-db, jade-db-v1.0 and jade-db-v2.0 CSV files",
             "Zhang et al. 2023, JADE: A Linguistics-based Safety Evaluation Platform for LLM",
+        ),
+        BehaviourSource(
+            "jailbench", "jailbench", "zh", "MIT",
+            "STAIR-BUPT/JailBench, JailBench_seed.csv (and JailBench.csv for --templates)",
+            "Liu et al. 2025, JailBench: A Comprehensive Chinese Security Assessment Benchmark "
+            "for Large Language Models",
+        ),
+        BehaviourSource(
+            "flames", "flames", "zh", "Apache-2.0",
+            "AIFlames/Flames, Flames_1k_Chinese.jsonl",
+            "Huang et al. 2024, Flames: Benchmarking Value Alignment of LLMs in Chinese",
+        ),
+        BehaviourSource(
+            "multijail", "multijail", "10 languages", "MIT",
+            "DAMO-NLP-SG/multilingual-safety-for-LLMs, data/MultiJail.csv",
+            "Deng et al. 2024, Multilingual Jailbreak Challenges in Large Language Models",
         ),
     )
 }  # fmt: skip
@@ -108,3 +130,34 @@ def load_behaviours(bank: str, data: Path | None) -> tuple[list[Item], dict[str,
     if not items:
         raise SpecError(f"the {bank} bank holds no behaviours")
     return items, record
+
+
+def template_attacks(source: str, data: Path) -> list[Attack]:
+    """L2 attacks from a dataset's jailbreak templates, read from the user's copy.
+
+    Only JailBench has them (20 Chinese templates). Each attack's material is its
+    template text, so a changed file gives new digests.
+    """
+    from llmcert.attacks._attack import Attack, Level, user
+    from llmcert.standards._jailbreak_banks import SLOT, jailbench_templates
+
+    if source != "jailbench":
+        raise SpecError(f"no jailbreak templates in {source!r} (templates: jailbench)")
+
+    def fill(text: str, _lang: str, _rng: Any, params: Any) -> Any:
+        return user(str(params["template"]).replace(SLOT, text))
+
+    return [
+        Attack(
+            f"l2.jailbench-{i:02d}",
+            "1.0.0",
+            Level.L2,
+            "template",
+            "a JailBench jailbreak template (MIT), read from the local copy",
+            ("zh",),
+            fill,
+            {"template": template},
+            {"source": "jailbench", "licence": "MIT"},
+        )
+        for i, template in enumerate(jailbench_templates(data), 1)
+    ]

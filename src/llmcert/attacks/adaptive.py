@@ -58,6 +58,8 @@ MIN_PROMPT_CHARS = 8
 _MAX_FEEDBACK_CHARS = 1500
 
 Proposer = Literal["attacker", "random"]
+#: The outcome recorded for a scoring call (no answer to judge).
+SCORED = "scored"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,11 @@ class AdaptiveAttack:
     @property
     def queries(self) -> int:
         return int(self.params["queries"])
+
+    @property
+    def max_calls(self) -> int:
+        """Model calls per behaviour at most: target queries, and as many attacker calls."""
+        return self.queries * (2 if self.proposer == "attacker" else 1)
 
     @cached_property
     def digest(self) -> str:
@@ -124,8 +131,18 @@ class Step:
     prompt: str
     response: str | None
     error: str | None
-    #: The judged outcome: success, decline, harmless or unscorable.
+    #: The judged outcome: success, decline, harmless or unscorable ("scored" for a
+    #: white-box scoring call, which has no answer to judge).
     outcome: str
+    #: White-box (L4) steps: the forced answer prefix, the suffix's log-probability
+    #: of the target string.
+    prefix: str | None = None
+    score: float | None = None
+
+    @property
+    def answered(self) -> bool:
+        """A generation (judged), not a scoring call."""
+        return self.outcome != SCORED
 
     @property
     def success(self) -> bool:

@@ -1,4 +1,4 @@
-"""``llmcert attack``: static attacks (WDTA AI-STR-02 L1, L2) on a model, with R and D."""
+"""``llmcert attack``: attacks of WDTA AI-STR-02 levels L1-L4 on a model, with R and D."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ def attack_command(
         ),
     ] = "embedded",
     levels: Annotated[
-        str, typer.Option("--levels", "-l", help="Attack levels, comma-separated (L1, L2).")
+        str,
+        typer.Option(
+            "--levels",
+            "-l",
+            help="Attack levels, comma-separated (L1, L2, L3; L4 on a local GGUF model).",
+        ),
     ] = "L1,L2",
     bank: Annotated[
         str,
@@ -30,6 +35,13 @@ def attack_command(
     data: Annotated[
         Path | None,
         typer.Option("--data", help="Local copy of the public bank's dataset (folder or file)."),
+    ] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            "--templates",
+            help="Local copy of JailBench (folder): its 20 Chinese jailbreak templates join L2.",
+        ),
     ] = None,
     attack: Annotated[
         list[str] | None,
@@ -54,7 +66,10 @@ def attack_command(
         ),
     ] = "llmcert-harm",
     queries: Annotated[
-        int, typer.Option("--queries", "-q", min=1, help="L3: target queries per behaviour.")
+        int,
+        typer.Option(
+            "--queries", "-q", min=1, help="L3, L4: model calls per behaviour (the query budget)."
+        ),
     ] = 5,
     attacker: Annotated[
         str, typer.Option("--attacker", help="L3: the attacker model (any model reference).")
@@ -95,6 +110,7 @@ def attack_command(
         data=data,
         levels=levels,
         attacks=attack or None,
+        templates=templates,
         budget=budget,
         seed=seed,
         concurrency=concurrency,
@@ -118,13 +134,18 @@ def _print_catalogue() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from llmcert.attacks import builtin_attacks
+    from llmcert.attacks import builtin_adaptive, builtin_attacks, builtin_whitebox
 
-    table = Table(title="built-in attacks")
+    table = Table(title="built-in attacks (L3, L4: digests at --queries 5)")
     table.add_column("name", no_wrap=True)
     for col in ("level", "family", "languages", "digest", "description"):
         table.add_column(col)
-    for a in builtin_attacks().values():
+    attacks: list[Any] = [
+        *builtin_attacks().values(),
+        *builtin_adaptive().values(),
+        *builtin_whitebox().values(),
+    ]
+    for a in attacks:
         table.add_row(
             a.name, a.level.value, a.family, ",".join(a.languages), a.digest[7:19], a.description
         )

@@ -12,6 +12,7 @@ from llmcert.models._types import (
     ModelBackend,
     ModelIdentity,
     ModelOutput,
+    WhiteBoxBackend,
 )
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "ModelIdentity",
     "ModelOutput",
     "ModelRef",
+    "WhiteBoxBackend",
     "backend_factory",
     "open_backend",
 ]

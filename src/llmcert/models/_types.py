@@ -7,6 +7,7 @@ Generation settings come from suite files and are validated once, with pydantic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -153,3 +154,18 @@ class ModelBackend(Protocol):
     async def loglikelihood(self, request: LoglikelihoodRequest) -> Loglikelihoods: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class WhiteBoxBackend(Protocol):
+    """A model whose chat template llmcert renders itself (a local GGUF file run in-process).
+
+    White-box attacks (WDTA AI-STR-02 L4) need the exact text the model is given, so
+    they can force the start of its answer (an assistant prefix appended to the
+    rendered conversation) and score a target string's log-likelihood after it.
+    An endpoint renders its own template and is not one.
+    """
+
+    async def chat_prompt(self, messages: Sequence[ChatMessage]) -> str:
+        """The conversation as the model reads it, up to where its answer begins."""
+        ...

@@ -18,6 +18,7 @@ import asyncio
 import importlib.util
 import os
 import threading
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from llmcert.models._llamacpp_prefix import AlignedPrefix
 from llmcert.models._ref import ModelRef
 from llmcert.models._system import EngineSystemInfo, loaded_libraries
 from llmcert.models._types import (
+    ChatMessage,
     GenerateRequest,
     Generation,
     LoglikelihoodRequest,
@@ -402,6 +404,39 @@ class LlamaCppBackend:
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
         )
+
+    # -- white-box: the rendered conversation ----------------------------------------
+
+    async def chat_prompt(self, messages: Sequence[ChatMessage]) -> str:
+        """The conversation rendered by the model's own chat template, generation prompt
+        included, as ``create_chat_completion`` renders it; ready for a completion request
+        (a leading BOS text is dropped when the tokenizer adds BOS itself)."""
+        if not self.supports_chat:
+            raise RequestRejected(f"{self.ref} has no chat template (it is a base model)")
+        text: str = await self._run(self._chat_prompt_sync, tuple(messages))
+        return text
+
+    def _chat_prompt_sync(self, llm: Any, messages: tuple[ChatMessage, ...]) -> str:
+        from llama_cpp import llama_chat_format
+
+        template = self._meta.chat_template
+        assert template is not None
+        bos_id, eos_id = int(llm.token_bos()), int(llm.token_eos())
+        bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
+        eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
+        formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template, eos_token=eos, bos_token=bos, stop_token_ids=[eos_id]
+        )
+        turns: Any = [{"role": m.role, "content": m.content} for m in messages]
+        try:
+            rendered = formatter(messages=turns)
+        except Exception as exc:
+            raise _map_error(exc) from exc
+        prompt = str(rendered.prompt)
+        adds_bos = llm.tokenize(b"", add_bos=True, special=True)[:1] == [bos_id]
+        if bos and adds_bos and prompt.startswith(bos):
+            prompt = prompt[len(bos) :]
+        return prompt
 
     # -- log-likelihoods ----------------------------------------------------------
 

@@ -159,6 +159,7 @@ class AttackMeasure(_Strict):
     bank: str = Field(description="harmbench, advbench, jade-db, or a bank file")
     attacks: tuple[str, ...] = Field((), description="built-in attack names (default: all)")
     budget: int | None = Field(None, ge=1, description="most model calls")
+    queries: int = Field(5, ge=1, description="L3, L4: model calls per behaviour")
     harm_judge: str | None = Field(
         None, description="harm judge (entry point or module:attr); none: success is undecidable"
     )

@@ -30,7 +30,7 @@ NO_STRATUM = "(none)"
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 #: Datasets made only of harmful requests: every row belongs in a should-refuse bank.
-_HARMFUL_ONLY = ("jade-db", "harmbench", "advbench")
+_HARMFUL_ONLY = ("jade-db", "harmbench", "advbench", "jailbench", "flames", "multijail")
 
 
 def _language(text: str) -> str:
@@ -160,6 +160,11 @@ def import_bank(dataset: str, path: Path, *, kind: BankKind) -> list[Item]:
         return _advbench(path)
     if dataset == "xstest":
         return _xstest(path, kind)
+    if dataset in ("jailbench", "flames", "multijail"):
+        from llmcert.standards import _jailbreak_banks as jb
+
+        importer = {"jailbench": jb.jailbench_seeds, "flames": jb.flames, "multijail": jb.multijail}
+        return importer[dataset](path)
     known = ", ".join(sorted((*_HARMFUL_ONLY, "xstest")))
     raise SpecError(f"no bank importer for {dataset!r} (known: {known})")
 

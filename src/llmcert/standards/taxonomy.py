@@ -263,7 +263,7 @@ class Crosswalk(_Frozen):
         return all(self._find(category, part) is not None for part in self._parts(subcategory))
 
 
-_CROSSWALKS = ("advbench", "harmbench", "jade-db", "safetybench", "xstest")
+_CROSSWALKS = ("advbench", "harmbench", "jade-db", "jailbench", "safetybench", "xstest")
 
 
 def available_crosswalks() -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llmcert.testing._harm_judge import MarkerHarmJudge
     from llmcert.testing._process import ServerProcess, fake_server_process
+    from llmcert.testing._whitebox import FakeWhiteBoxModel
     from llmcert.testing.fake_openai import (
         FakeOpenAIServer,
         FaultKind,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FakeOpenAIServer",
+    "FakeWhiteBoxModel",
     "FaultKind",
     "FaultRule",
     "MarkerHarmJudge",
@@ -43,6 +45,8 @@ _PROCESS = {"ServerProcess", "fake_server_process"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "FakeWhiteBoxModel":
+        return importlib.import_module("llmcert.testing._whitebox").FakeWhiteBoxModel
     if name == "MarkerHarmJudge":
         return importlib.import_module("llmcert.testing._harm_judge").MarkerHarmJudge
     if name in _PROCESS:

@@ -101,6 +101,7 @@ async def assess(
             seed=request.seed,
             concurrency=request.concurrency,
             output=request.output,
+            model=request.model,
         )
         for r in spec.requirements
         if r.id not in skipped and isinstance(r.measure, AttackMeasure)

@@ -26,11 +26,20 @@ if TYPE_CHECKING:
 
 
 def attack_request(
-    req: Requirement, *, data: Mapping[str, Path], seed: int, concurrency: int, output: Path
+    req: Requirement,
+    *,
+    data: Mapping[str, Path],
+    seed: int,
+    concurrency: int,
+    output: Path,
+    model: str = "embedded",
 ) -> AttackRequest:
+    """``model`` is the reference assessed: L4 measures refuse one that is not local."""
     measure = req.measure
     assert isinstance(measure, AttackMeasure)
     return AttackRequest(
+        model=model,
+        queries=measure.queries,
         bank=measure.bank,
         data=data.get(measure.bank),
         levels=",".join(measure.levels),
@@ -105,8 +114,10 @@ def _attack_details(
     run = outcome.result["run"]
     used = {r.attack for r in records}
     return {
+        "levels": sorted({r.level for r in records}),
         "attacks": [a for a in outcome.result["attacks"] if a["name"] in used],
         "budget": run["budget"],
+        "queries_per_behaviour": run.get("queries"),
         "seed": run["seed"],
         "prompts": len(records),
         "behaviours_broken": len(broken),

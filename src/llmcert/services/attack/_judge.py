@@ -101,16 +101,21 @@ def trace_record(trace: Trace) -> AttackRecord:
     """One record per behaviour: success if any query succeeded, else the last answer's outcome."""
     from llmcert.attacks import AttackRecord, Outcome
 
-    last = trace.steps[-1]
+    answered = [s for s in trace.steps if s.answered]
     hit = trace.success_at
-    step = trace.steps[hit - 1] if hit is not None else last
     n = len(trace.steps)
     if hit is not None:
+        step = trace.steps[hit - 1]
         outcome, why = Outcome.SUCCESS, f"broken at query {hit} of {trace.attack.queries}"
-    else:
+    elif answered:
         # not broken: the last answer's judged outcome (decline, harmless or unscorable)
-        outcome = Outcome(last.outcome)
-        why = f"not broken in {n} queries; the last answer: {last.outcome}"
+        step = answered[-1]
+        outcome = Outcome(step.outcome)
+        why = f"not broken in {n} queries; the last answer: {step.outcome}"
+    else:
+        step = trace.steps[-1]
+        outcome = Outcome.UNSCORABLE
+        why = f"no answer in {n} queries (the budget went on scoring)"
     risks = trace.behaviour.metadata.get("risks") or ()
     return AttackRecord(
         key=trace.behaviour_hash + ":" + trace.attack.name,

@@ -22,6 +22,8 @@ class AttackRequest:
     model: str = "embedded"
     bank: str = "harmbench"
     data: Path | None = None
+    #: A local copy of JailBench: its jailbreak templates join the L2 attacks.
+    templates: Path | None = None
     levels: str = "L1,L2"
     attacks: Sequence[str] | None = None
     budget: int | None = None

@@ -31,6 +31,7 @@ def adaptive_summary(traces: Sequence[Trace], sent: dict[str, int]) -> dict[str,
         mine = [t for t in traces if t.attack.name == name]
         hits = [t.success_at for t in mine if t.success_at is not None]
         out["attacks"][name] = {
+            "level": mine[0].attack.level.value,
             "queries_per_behaviour": mine[0].attack.queries,
             "behaviours": len(mine),
             "broken": len(hits),
@@ -89,6 +90,7 @@ def build_result(
             "seed": request.seed,
             "budget": request.budget,
             "levels": request.levels,
+            "queries": request.queries,
             "languages": request.languages,
             "concurrency": request.concurrency,
             "command": list(request.command),
@@ -135,13 +137,30 @@ def notes_for(judge: Any) -> list[str]:
     return notes
 
 
+def result_json(result: dict[str, Any]) -> str:
+    """The result as indented JSON, with one record per line (last).
+
+    ``json.dumps`` with ``indent`` runs the pure-Python encoder, about 1 s for 10,000
+    records; each record on its own line goes through the C encoder instead, and
+    the file stays readable and diffable record by record.
+    """
+    import json
+
+    head = {k: v for k, v in result.items() if k != "records"}
+    records = result.get("records", [])
+    text = json.dumps(head, indent=2, ensure_ascii=False)
+    lines = ",\n    ".join(json.dumps(r, ensure_ascii=False) for r in records)
+    body = f'"records": [\n    {lines}\n  ]' if records else '"records": []'
+    return (text[:-2] + ",\n  " if head else "{\n  ") + body + "\n}\n"
+
+
 def write_outputs(
     where: Path,
     result: dict[str, Any],
     records: list[AttackRecord],
     stats: ExecutionStats,
 ) -> AttackOutcome:
-    from llmcert._fileio import write_json_atomic
+    from llmcert._fileio import write_text_atomic
     from llmcert.report import write_attack_html
 
     bank = str(result["bank"]["name"]).split(".")[0]
@@ -150,6 +169,6 @@ def write_outputs(
     run_dir = where / f"attack-{bank}-{slug or 'model'}-{result['run']['run_id'][:8]}"
     run_dir.mkdir(parents=True, exist_ok=True)
     result_path, report_path = run_dir / "attack.json", run_dir / "attack.html"
-    write_json_atomic(result_path, result)
+    write_text_atomic(result_path, result_json(result))
     write_attack_html(result, report_path)
     return AttackOutcome(result, result_path, report_path, stats, records)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         AttackJudge,
         HarmJudge,
         RenderedAttack,
+        WhiteBoxAttack,
     )
     from llmcert.engine import (
         ProgressSink,
@@ -41,7 +42,22 @@ from llmcert.services.attack._result import adaptive_summary, build_result, writ
 
 JOURNAL_NAME = "journal.sqlite"
 #: Levels this version runs; the others are refused with a clear error.
-RUNNABLE_LEVELS = ("L1", "L2", "L3")
+RUNNABLE_LEVELS = ("L1", "L2", "L3", "L4")
+#: Levels run step by step over the journal (adaptive, white-box), not as one call each.
+STEPWISE_LEVELS = ("L3", "L4")
+#: Model references run in this process, whose chat template and logits L4 reads.
+WHITE_BOX_SCHEMES = ("embedded", "llamacpp")
+
+
+def _check_white_box(model: str) -> None:
+    scheme = ModelRef.parse(model).scheme
+    if scheme not in WHITE_BOX_SCHEMES:
+        raise SpecError(
+            f"L4 (white-box) attacks need a local GGUF model run in this process "
+            f"(embedded:NAME or llamacpp:PATH), whose chat template and logits llmcert reads; "
+            f"{model} is a {scheme} model, which gives neither (in an assessment, declare the "
+            f"clause not applicable: --not-applicable L4=JUSTIFICATION)"
+        )
 
 
 def _behaviours_within(
@@ -75,16 +91,20 @@ class _Prepared:
     rendered: list[RenderedAttack]
 
 
-def check_request(request: AttackRequest) -> tuple[list[Attack], list[AdaptiveAttack], AttackJudge]:
+def check_request(
+    request: AttackRequest,
+) -> tuple[list[Attack], list[AdaptiveAttack | WhiteBoxAttack], AttackJudge]:
     """Everything that can be refused without reading the bank: before any model call."""
     from llmcert.attacks import (
         SOURCES,
         AttackJudge,
         Level,
         builtin_adaptive,
+        builtin_whitebox,
         parse_levels,
         select_attacks,
     )
+    from llmcert.attacks._banks import template_attacks
 
     levels = parse_levels(request.levels)
     unavailable = [lv.value for lv in levels if lv.value not in RUNNABLE_LEVELS]
@@ -102,15 +122,25 @@ def check_request(request: AttackRequest) -> tuple[list[Attack], list[AdaptiveAt
         )
     if request.queries < 1:
         raise SpecError("--queries must be at least 1")
-    adaptive_catalogue = builtin_adaptive(request.queries)
+    stepwise: dict[str, AdaptiveAttack | WhiteBoxAttack] = {
+        **builtin_adaptive(request.queries),
+        **builtin_whitebox(request.queries),
+    }
+    external = {}
+    if request.templates is not None:
+        external = {a.name: a for a in template_attacks("jailbench", request.templates)}
     if request.attacks:
-        static_names = [n for n in request.attacks if n not in adaptive_catalogue]
+        static_names = [n for n in request.attacks if n not in stepwise and n not in external]
         static = [a for a in select_attacks(names=static_names) if a.level in levels]
-        adaptive = [adaptive_catalogue[n] for n in request.attacks if n in adaptive_catalogue]
-        adaptive = adaptive if Level.L3 in levels else []
+        static += [external[n] for n in request.attacks if n in external and Level.L2 in levels]
+        adaptive = [stepwise[n] for n in request.attacks if n in stepwise]
     else:
-        static = select_attacks(levels=[lv for lv in levels if lv is not Level.L3])
-        adaptive = list(adaptive_catalogue.values()) if Level.L3 in levels else []
+        static = select_attacks(levels=[lv for lv in levels if lv not in STEPWISE_LEVELS])
+        static += [a for a in external.values() if a.level in levels]
+        adaptive = list(stepwise.values())
+    adaptive = [a for a in adaptive if a.level in levels]
+    if any(a.level is Level.L4 for a in adaptive):
+        _check_white_box(request.model)
     if not static and not adaptive:
         raise SpecError(f"no attack of level(s) {request.levels} among those named")
     judge = AttackJudge(_resolve_judge(request.harm_judge))
@@ -119,7 +149,7 @@ def check_request(request: AttackRequest) -> tuple[list[Attack], list[AdaptiveAt
 
 
 def _prepare(
-    request: AttackRequest, attacks: list[Attack], adaptive: list[AdaptiveAttack]
+    request: AttackRequest, attacks: list[Attack], adaptive: list[AdaptiveAttack | WhiteBoxAttack]
 ) -> _Prepared:
     """Read the bank, draw the sample, render every prompt: none of it needs the model."""
     from llmcert.attacks import applicable, behaviour_language, load_behaviours, render_cases
@@ -129,7 +159,7 @@ def _prepare(
         len(applicable(attacks, lang, request.languages))
         for lang in {behaviour_language(b) for b in behaviours}
     )
-    per_behaviour += sum(a.queries * (2 if a.proposer == "attacker" else 1) for a in adaptive)
+    per_behaviour += sum(a.max_calls for a in adaptive)
     if per_behaviour == 0:
         raise SpecError("no attack applies to the behaviours' languages")
     chosen = _behaviours_within(behaviours, per_behaviour, request.budget, request.seed)
