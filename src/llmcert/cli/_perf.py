@@ -195,6 +195,8 @@ def _print(outcome: PerfOutcome) -> None:
             else ""
         )
     )
+    for message, count in sorted(m.errors.items(), key=lambda kv: -kv[1])[:5]:
+        typer.echo(f"failed: {count}× {message}", err=True)
     for note in r.reliability_notes:
         typer.echo(f"UNRELIABLE: {note}", err=True)
     for what in r.unmeasured:

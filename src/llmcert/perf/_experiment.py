@@ -235,7 +235,7 @@ def assemble(
     if st is not None and not st.sustained:
         notes.append(
             f"the client could not keep up with {st.target_rate:g} req/s against a "
-            f"zero-latency server (lag p99 {st.lag_p99_ms} ms > {LAG_LIMIT_MS} ms)"
+            f"zero-latency server (lag p99 {_ms(st.lag_p99_ms)} > {LAG_LIMIT_MS:g} ms)"
         )
     if st is None:
         unmeasured.append(
@@ -331,6 +331,10 @@ def result_from_journal(location: Path) -> PerfResult:
         selftest_skipped=not c.header.get("selftest", True),
         incomplete=incomplete,
     )
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f} ms"
 
 
 def _stop(meter: EnergyMeter, error: str | None) -> EnergyReading:

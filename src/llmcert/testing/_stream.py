@@ -145,6 +145,8 @@ async def send_stream(
         if wait > 0:
             await writer.drain()
             await asyncio.sleep(wait)
+        if writer.is_closing():
+            return False  # the client hung up (its deadline passed): stop writing
         if head is not None:
             arrived_ns = None if arrived is None else int(arrived * 1e9)
             writer.write(stream_head(keep_alive, arrived_ns) + _chunk(event))
