@@ -16,7 +16,7 @@ delay of its own. Per request:
 
 CPU is the client process's user + system time per request. ``--repeat N`` runs the
 measurement N times; the load average is printed with every row (the machine is
-shared; the lead re-runs this on a quiet machine). ``--ramp`` then doubles the rate
+shared). ``--ramp`` then doubles the rate from ``--ramp-start`` (10 req/s)
 until the schedule lag at p99 passes 5 ms or a request fails: the last rate before
 that is the highest the client sustains.
 
@@ -111,7 +111,7 @@ async def main(args: argparse.Namespace) -> None:
             row["injected_ttft_ms"] = args.ttft_ms
             print(json.dumps(row), flush=True)
         if args.ramp:
-            rate = args.rate / 4
+            rate = args.ramp_start
             best = None
             while rate <= args.max_rate:
                 r = await measure(srv.base_url, rate, args.ramp_seconds, args.tokens)
@@ -134,5 +134,6 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--ramp", action="store_true")
     parser.add_argument("--ramp-seconds", type=float, default=5.0)
+    parser.add_argument("--ramp-start", type=float, default=10.0)
     parser.add_argument("--max-rate", type=float, default=3200.0)
     asyncio.run(main(parser.parse_args()))

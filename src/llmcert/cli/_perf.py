@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from llmcert.cli._errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from llmcert.services.perf import PerfOutcome
@@ -155,9 +158,14 @@ def perf_command(
     try:
         outcome = measure_sync(request, out_dir, note=lambda msg: typer.echo(msg, err=True))
     except KeyboardInterrupt:
+        journal = out_dir / JOURNAL_NAME
+        if not journal.exists():
+            typer.echo("interrupted before the run began: nothing was measured", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         typer.echo("interrupted: reporting the requests that finished", err=True)
-        _print(report_journal(out_dir / JOURNAL_NAME))
-        raise typer.Exit(130) from None
+        with contextlib.suppress(typer.Exit):  # no request finished: still an interruption
+            _print(report_journal(journal))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     _print(outcome)
 
 
