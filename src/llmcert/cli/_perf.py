@@ -94,11 +94,12 @@ def perf_command(
         typer.Option(
             "--from-journal",
             help="Write perf.json and perf.html from a run's journal (its directory or "
-            "perf.journal.jsonl), e.g. after an interruption; such a report is marked "
-            "incomplete. A latency run is not resumed: a restarted schedule would "
-            "change the load it measures.",
+            "perf.journal.jsonl), e.g. after an interruption; an interrupted run's report "
+            "is marked incomplete. A latency run is not resumed: a restarted schedule "
+            "would change the load it measures.",
         ),
     ] = None,
+    resume: Annotated[bool, typer.Option("--resume", hidden=True)] = False,
 ) -> None:
     """Measure TTFT, TPOT, ITL, end-to-end latency, throughput, goodput and energy."""
     from pydantic import ValidationError
@@ -108,6 +109,13 @@ def perf_command(
     from llmcert.perf import JOURNAL_NAME, LoadSpec, SLOSpec, WorkloadSpec
     from llmcert.services.perf import PerfRequest, measure_sync, report_journal, run_dir
 
+    if resume:
+        raise SpecError(
+            "a latency run is not resumed: its second half would meet the server in another "
+            "state on a restarted arrival schedule, which is not the load asked for. Report "
+            "the requests that finished with --from-journal DIR (marked incomplete) and "
+            "measure again"
+        )
     if from_journal is not None:
         _print(report_journal(from_journal))
         return
