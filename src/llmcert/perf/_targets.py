@@ -224,7 +224,7 @@ def plain_token(payload: bytes) -> bool | None:
     """
     if b'"usage"' in payload or payload.count(b'"index"') != 1:
         return None
-    if not any(marker in payload for marker in _NOT_FINAL):
+    if _NOT_FINAL[0] not in payload and _NOT_FINAL[1] not in payload:
         return None
     for key in _TEXT_KEYS:
         at = payload.find(key)

@@ -53,7 +53,7 @@ class _Exchange(asyncio.Protocol):
         self._on_body: OnBody | None = None
         self._stream = False
         self._wants_stream: Callable[[Response], bool] = lambda _r: False
-        self._header: bytes = b""
+        self._pieces: list[bytes] = []
         self._now = 0.0
 
     # -- asyncio.Protocol --------------------------------------------------------------
@@ -71,6 +71,7 @@ class _Exchange(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             self._finish(f"malformed HTTP response: {exc}")
+        self._deliver()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.usable = False
@@ -88,17 +89,27 @@ class _Exchange(asyncio.Protocol):
         self._stream = self._wants_stream(self._resp)
 
     def on_body(self, body: bytes) -> None:
-        if not self._stream:
-            if len(self._resp.body) < 65536:
-                self._resp.body += body
+        if self._stream:
+            # A streamed body comes one HTTP chunk (one SSE event) at a time; the pieces of
+            # one socket read go to the reader together, once the read is parsed.
+            self._pieces.append(body)
+        elif len(self._resp.body) < 65536:
+            self._resp.body += body
+
+    def _deliver(self) -> None:
+        if not self._pieces:
             return
-        assert self._on_body is not None
+        body = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+        self._pieces.clear()
+        if self._done is None or self._done.done() or self._on_body is None:
+            return
         outcome = self._on_body(body, self._now)
         if outcome is not None:
             self._resp.stopped_by_reader = True
             self._finish(outcome)
 
     def on_message_complete(self) -> None:
+        self._deliver()
         self._resp.complete = True
         if not self._parser.should_keep_alive():
             self.usable = False
@@ -112,6 +123,7 @@ class _Exchange(asyncio.Protocol):
         assert self.transport is not None
         assert self._done is None
         self._resp = Response()
+        self._pieces.clear()
         self._on_body, self._wants_stream = on_body, wants_stream
         self._done = asyncio.get_running_loop().create_future()
         self.transport.write(raw)
