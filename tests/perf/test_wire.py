@@ -111,3 +111,12 @@ async def test_a_run_against_a_held_connection_ends_by_its_deadline() -> None:
             await target.aclose()
     assert [t.status for t in run.traces] == ["timeout", "timeout"]
     assert all(len(t.token_times) == 1 for t in run.traces)
+
+
+async def test_a_base_url_that_is_not_http_is_refused_before_any_request() -> None:
+    import pytest
+
+    from llmcert.perf import PerfError
+
+    with pytest.raises(PerfError, match="not an http"):
+        await OpenAIStreamTarget("ftp://127.0.0.1/v1", "m").start()

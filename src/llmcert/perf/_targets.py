@@ -83,7 +83,10 @@ class OpenAIStreamTarget:
         from llmcert.perf._wire import WireClient
 
         if self._client is None:
-            self._client = WireClient(self.base_url, clock)
+            try:
+                self._client = WireClient(self.base_url, clock)
+            except ValueError as exc:
+                raise PerfError(f"cannot send to {self.base_url!r}: {exc}") from None
 
     def body(self, request: WorkRequest) -> bytes:
         payload: dict[str, Any] = {
