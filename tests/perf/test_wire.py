@@ -8,7 +8,17 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from llmcert.perf import LoadSpec, OpenAIStreamTarget, RequestTrace, WorkloadSpec, build_requests
+import pytest
+
+from llmcert.perf import (
+    LoadSpec,
+    OpenAIStreamTarget,
+    PerfError,
+    RequestTrace,
+    WorkloadSpec,
+    build_requests,
+    run_load,
+)
 from llmcert.perf._targets import clock
 
 EVENT = b'data: {"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n'
@@ -91,8 +101,6 @@ async def test_an_answer_that_is_not_http_fails_with_the_parsers_reason() -> Non
 
 
 async def test_a_run_against_a_held_connection_ends_by_its_deadline() -> None:
-    from llmcert.perf import run_load
-
     # Head and one token, then silence with the connection open: the deadline ends it.
     body = HEAD + b"transfer-encoding: chunked\r\n\r\n" + _chunked(EVENT)
     async with raw_server(lambda _w: body) as url:
@@ -114,9 +122,5 @@ async def test_a_run_against_a_held_connection_ends_by_its_deadline() -> None:
 
 
 async def test_a_base_url_that_is_not_http_is_refused_before_any_request() -> None:
-    import pytest
-
-    from llmcert.perf import PerfError
-
     with pytest.raises(PerfError, match="not an http"):
         await OpenAIStreamTarget("ftp://127.0.0.1/v1", "m").start()
