@@ -19,6 +19,7 @@ from llmcert.perf import (
     LoadSpec,
     OpenAIStreamTarget,
     PerfError,
+    PerfJournal,
     SLOSpec,
     WorkloadSpec,
     result_from_journal,
@@ -164,3 +165,15 @@ def test_a_torn_last_line_is_ignored_and_a_foreign_file_refused(tmp_path: Path) 
     (tmp_path / "other.jsonl").write_text('{"kind":"run","schema":"something-else"}\n')
     with pytest.raises(PerfError, match="not an llmcert perf journal"):
         result_from_journal(tmp_path / "other.jsonl")
+
+
+def test_a_journal_is_never_overwritten_nor_written_where_it_cannot_be(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL_NAME
+    PerfJournal(path, {"target": "t"}).close()
+    first = path.read_bytes()
+    with pytest.raises(PerfError, match="not resumed"):
+        PerfJournal(path, {"target": "other"})
+    assert path.read_bytes() == first
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PerfError, match="cannot create the run journal"):
+        PerfJournal(tmp_path / "file" / "run" / JOURNAL_NAME, {})

@@ -33,8 +33,8 @@ class PerfJournal:
 
     def __init__(self, path: Path, header: dict[str, Any]) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             self._fd: int | None = os.open(
                 path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644
             )
@@ -44,6 +44,8 @@ class PerfJournal:
                 "(a restarted schedule would change the load it measures): report it with "
                 "--from-journal, or measure again into a new output directory"
             ) from None
+        except OSError as exc:
+            raise PerfError(f"cannot create the run journal {path}: {exc.strerror}") from None
         self.record("run", {"schema": JOURNAL_SCHEMA, **header})
         self.sync()
 
@@ -51,7 +53,10 @@ class PerfJournal:
         if self._fd is None:
             return
         line = json.dumps({"kind": kind, **payload}, separators=(",", ":"), ensure_ascii=False)
-        os.write(self._fd, line.encode() + b"\n")
+        try:
+            os.write(self._fd, line.encode() + b"\n")
+        except OSError as exc:  # a full disk stops the run: its record would be lost
+            raise PerfError(f"cannot write the run journal {self.path}: {exc.strerror}") from None
 
     def sync(self) -> None:
         if self._fd is not None:
