@@ -1,13 +1,26 @@
 """What the load generator adds, against the fake server in a child process.
 
-Open loop, Poisson arrivals, every request streaming ``TOKENS`` tokens. With
-``--ttft-ms 0`` the server answers at once, so the TTFT the client measures is its
-own overhead plus the loopback's (and the server's, which shares the machine).
-With an injected TTFT, the added TTFT is the measured minus the injected value.
-Then a ramp doubles the rate until the client's schedule lag at p99 passes 5 ms
-or a request fails: the last rate before that is the highest it sustains.
+Open loop, Poisson arrivals, every request streaming ``--tokens`` tokens. The fake
+server stamps, on the host's monotonic clock (which the client shares), when each
+request arrived and when its first token left; with ``--ttft-ms 0`` it adds no
+delay of its own. Per request:
 
-    python bench/perf_client.py --rate 200 --seconds 10 --tokens 64 [--ttft-ms 0] [--ramp]
+- ``ttft``: what the client measured, from the *scheduled* arrival;
+- ``server_ttft``: the server's own arrival-to-first-token time (its parsing and
+  answer building, plus any injected delay);
+- ``added_ttft`` = ttft − server_ttft: the client's share — its schedule lag, the send,
+  the loopback both ways, the server process's wake-up, and the client's read;
+- ``to_server`` (send → server arrival) and ``back`` (server's write → the client's
+  socket read), the two legs of that share;
+- ``lag``: how late the client sent.
+
+CPU is the client process's user + system time per request. ``--repeat N`` runs the
+measurement N times; the load average is printed with every row (the machine is
+shared). ``--ramp`` then doubles the rate from ``--ramp-start`` (10 req/s)
+until the schedule lag at p99 passes 5 ms or a request fails: the last rate before
+that is the highest the client sustains.
+
+    python bench/perf_client.py --rate 200 --seconds 10 --tokens 64 --repeat 3 [--ramp]
 """
 
 from __future__ import annotations
@@ -15,7 +28,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
+from datetime import UTC, datetime
 
 from llmcert.perf import (
     LAG_LIMIT_MS,
@@ -27,6 +42,8 @@ from llmcert.perf import (
     run_load,
     summarize,
 )
+from llmcert.perf._selftest import added_ttft_ms
+from llmcert.stats import quantile
 from llmcert.testing import fake_server_process
 
 
@@ -42,6 +59,7 @@ async def measure(base_url: str, rate: float, seconds: float, tokens: int) -> di
     )
     target = OpenAIStreamTarget(base_url, "bench")
     await target.start()
+    load_before = os.getloadavg()[0]
     cpu0 = _cpu()
     try:
         run = await run_load(target, load, build_requests(workload, load.requests, 0))
@@ -49,17 +67,33 @@ async def measure(base_url: str, rate: float, seconds: float, tokens: int) -> di
         await target.aclose()
     cpu = _cpu() - cpu0
     m = summarize(run.traces, run.duration, SLOSpec())
+    added, own = added_ttft_ms(run.traces)
+    ok = [t for t in run.traces if t.status == "ok" and t.server_arrived is not None]
+    to_server = [(t.server_arrived - t.sent) * 1000 for t in ok]  # type: ignore[operator]
+    back = [(t.token_times[0] - t.server_first_token) * 1000 for t in ok]  # type: ignore[operator]
 
     def q(name: str, p: float) -> float | None:
         f = getattr(m, name).at(p)
         return None if f is None or f.value is None else round(f.value, 3)
 
+    def qv(values: list[float], p: float) -> float | None:
+        v = quantile(values, p)
+        return None if v is None else round(v, 3)
+
     return {
+        "utc": datetime.now(UTC).strftime("%H:%M:%S"),
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "rate": rate,
         "requests": m.n_requests,
         "failed": m.n_requests - m.n_ok,
         "ttft_p50_ms": q("ttft_ms", 0.5),
         "ttft_p99_ms": q("ttft_ms", 0.99),
+        "server_ttft_p50_ms": qv(own, 0.5),
+        "server_ttft_p99_ms": qv(own, 0.99),
+        "added_ttft_p50_ms": qv(added, 0.5),
+        "added_ttft_p99_ms": qv(added, 0.99),
+        "to_server_p99_ms": qv(to_server, 0.99),
+        "back_p99_ms": qv(back, 0.99),
         "lag_p50_ms": q("lag_ms", 0.5),
         "lag_p99_ms": q("lag_ms", 0.99),
         "tpot_p50_ms": q("tpot_ms", 0.5),
@@ -72,11 +106,12 @@ async def main(args: argparse.Namespace) -> None:
     extra = ("--stream", "--token-interval", str(args.interval_ms / 1000))
     with fake_server_process(latency=args.ttft_ms / 1000, extra_args=extra) as srv:
         await measure(srv.base_url, 20, 1, args.tokens)  # warm up connections and imports
-        row = await measure(srv.base_url, args.rate, args.seconds, args.tokens)
-        row["injected_ttft_ms"] = args.ttft_ms
-        print(json.dumps(row), flush=True)
+        for _ in range(args.repeat):
+            row = await measure(srv.base_url, args.rate, args.seconds, args.tokens)
+            row["injected_ttft_ms"] = args.ttft_ms
+            print(json.dumps(row), flush=True)
         if args.ramp:
-            rate = args.rate / 4
+            rate = args.ramp_start
             best = None
             while rate <= args.max_rate:
                 r = await measure(srv.base_url, rate, args.ramp_seconds, args.tokens)
@@ -96,7 +131,9 @@ if __name__ == "__main__":
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--ttft-ms", type=float, default=0.0)
     parser.add_argument("--interval-ms", type=float, default=0.0)
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--ramp", action="store_true")
     parser.add_argument("--ramp-seconds", type=float, default=5.0)
+    parser.add_argument("--ramp-start", type=float, default=10.0)
     parser.add_argument("--max-rate", type=float, default=3200.0)
     asyncio.run(main(parser.parse_args()))

@@ -38,7 +38,7 @@ TTFT_MS, INTERVAL_MS, TOKENS, WORDS = 50.0, 10.0, 64, 16
 
 def _pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[max(0, round(p * len(xs)) - 1)]
+    return xs[max(0, round(p * len(xs)) - 1)] if xs else float("nan")
 
 
 async def llmcert_round(base_url: str, rate: float, n: int, seed: int) -> dict[str, float]:
@@ -91,18 +91,22 @@ def guidellm_round(exe: str, base_url: str, rate: float, n: int, tmp: Path) -> d
     bench = json.loads(out.read_text())["benchmarks"][0]
     reqs = bench["requests"]["successful"]
     ttft = [r["time_to_first_token_ms"] for r in reqs]
-    scheduled = [
-        r["time_to_first_token_ms"] + (r.get("request_dispatch_delay") or 0.0) * 1000 for r in reqs
-    ]
+    # GuideLLM 0.8 sometimes reports a timestamp (~1.8e9 s) in request_dispatch_delay: a
+    # delay over an hour is not a delay, and is counted apart rather than averaged in.
+    delays = {
+        i: d * 1000
+        for i, r in enumerate(reqs)
+        if (d := r.get("request_dispatch_delay")) is not None and 0 <= d < 3600
+    }
+    scheduled = [reqs[i]["time_to_first_token_ms"] + d for i, d in delays.items()]
     return {
         "ttft_median": statistics.median(ttft),
         "ttft_p95": _pct(ttft, 0.95),
-        "ttft_plus_dispatch_delay_median": statistics.median(scheduled),
+        "ttft_plus_dispatch_delay_median": _pct(scheduled, 0.5),
         "itl_median": statistics.median(r["inter_token_latency_ms"] for r in reqs),
         "tpot_median": statistics.median(r["time_per_output_token_ms"] for r in reqs),
-        "dispatch_delay_p95": _pct(
-            [(r.get("request_dispatch_delay") or 0.0) * 1000 for r in reqs], 0.95
-        ),
+        "dispatch_delay_p95": _pct(list(delays.values()), 0.95),
+        "dispatch_delay_not_a_delay": float(len(reqs) - len(delays)),
         "failed": float(n - len(reqs)),
     }
 

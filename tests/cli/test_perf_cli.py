@@ -79,3 +79,13 @@ def test_bad_input_is_one_clear_line(args: list[str], message: str, tmp_path: Pa
     assert code == 3
     assert message in err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_latency_run_is_not_resumed_and_a_missing_journal_is_named() -> None:
+    code, _, err = invoke("--resume")
+    assert code == 3
+    assert "not resumed" in err
+    assert "--from-journal" in err
+    code, _, err = invoke("--from-journal", "/nonexistent/perf-run")
+    assert code == 3
+    assert "cannot read the run journal /nonexistent/perf-run" in err

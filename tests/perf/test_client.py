@@ -20,6 +20,7 @@ from llmcert.perf import (
     summarize,
 )
 from llmcert.perf._run import LoadRun
+from llmcert.perf._selftest import added_ttft_ms
 from llmcert.testing import FakeOpenAIServer, ServerProcess
 from tests.perf.conftest import INTERVAL_S, TTFT_S
 
@@ -130,3 +131,37 @@ async def test_a_response_below_the_length_floor_fails_the_slo() -> None:
     assert m.n_ok == 5
     assert m.n_short == 5
     assert m.attainment.met == 0
+
+
+async def test_the_servers_own_stamps_line_up_with_the_clients_clock(
+    paced_server: ServerProcess,
+) -> None:
+    # The server stamps arrival and first token on CLOCK_MONOTONIC, which the client reads
+    # too: the client's added TTFT (measured minus the server's share) is what it adds.
+    run = await _run(paced_server.base_url, LoadSpec(rate=20, requests=20, seed=1))
+    for t in run.traces:
+        assert t.status == "ok"
+        assert t.sent is not None
+        assert t.server_arrived is not None
+        assert t.server_first_token is not None
+        assert t.server_ttft is not None
+        # Causality on one clock: sent before the server saw it, which waited the
+        # injected TTFT before its first token, which left before the client read it.
+        assert t.sent <= t.server_arrived
+        assert t.server_ttft >= TTFT_S
+        assert t.server_first_token <= t.token_times[0]
+        assert t.ttft is not None
+        assert t.ttft >= t.server_ttft
+    added, own = added_ttft_ms(run.traces)
+    assert len(added) == len(own) == 20
+    assert all(a >= 0 for a in added)
+
+
+async def test_a_server_without_stamps_leaves_the_servers_share_unknown() -> None:
+    async with FakeOpenAIServer(streaming=True) as srv:
+        run = await _run(srv.base_url, LoadSpec(rate=50, requests=3))
+    assert all(t.status == "ok" for t in run.traces)
+    # The in-thread fake server stamps too; a trace from a stamp-less server keeps None.
+    bare = dataclasses.replace(run.traces[0], server_arrived=None, server_first_token=None)
+    assert bare.server_ttft is None
+    assert added_ttft_ms([bare]) == ([], [])

@@ -44,7 +44,7 @@ def test_failures_are_counted_everywhere_and_never_meet_an_slo() -> None:
     assert m.output_token_throughput == pytest.approx(8.0)
     # P99 of TTFT counts the two failures as +inf, so its estimate is unbounded.
     assert m.ttft_ms.at(0.99).value is None  # type: ignore[union-attr]
-    assert m.errors == {"HTTP 500": 2}
+    assert m.errors == {"HTTP 500: boom": 2}  # the message, not only its kind
 
 
 def test_a_short_answer_or_a_slow_one_misses_the_slo() -> None:

@@ -39,6 +39,19 @@ def test_the_tiers_are_mlperfs_llama2_70b_values() -> None:
     assert goodput.measure.slo.tpot_ms == llama["server"]["tpot_ms"]
 
 
+def test_what_is_llmcerts_choice_and_not_mlperfs_says_so() -> None:
+    spec = load_standard("llmcert-inference-system")
+    clauses = {c.id: c for c in spec.clauses}
+    energy = next(r for r in spec.requirements if r.id == "energy-per-token")
+    assert "llmcert's own" in energy.description
+    assert "llmcert's own" in clauses["4"].text
+    assert "llmcert's own" in clauses["4"].reference
+    assert "llmcert's choices" in clauses["3"].text
+    assert "llmcert's choices" in clauses["1"].text
+    for tier in ("2.1", "2.2"):
+        assert "limits are MLPerf's; the rate is llmcert's choice" in clauses[tier].text
+
+
 def test_every_requirement_can_bound_a_p99() -> None:
     # An upper bound on P99 at 95% needs at least 299 requests.
     spec = load_standard("llmcert-inference-system")

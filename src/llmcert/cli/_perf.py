@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from llmcert.cli._errors import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from llmcert.services.perf import PerfOutcome
 
 
 class ArrivalChoice(StrEnum):
@@ -18,11 +24,11 @@ class ArrivalChoice(StrEnum):
 
 def perf_command(
     model: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--model", "-m", help="openai://HOST:PORT/v1?model=NAME, embedded, or llamacpp:PATH."
         ),
-    ],
+    ] = None,
     rate: Annotated[
         float | None, typer.Option("--rate", "-r", help="Open loop: requests per second.")
     ] = None,
@@ -83,15 +89,38 @@ def perf_command(
     ] = 120.0,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     output: Annotated[Path, typer.Option("--output", "-o")] = Path("llmcert-output"),
+    from_journal: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-journal",
+            help="Write perf.json and perf.html from a run's journal (its directory or "
+            "perf.journal.jsonl), e.g. after an interruption; an interrupted run's report "
+            "is marked incomplete. A latency run is not resumed: a restarted schedule "
+            "would change the load it measures.",
+        ),
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", hidden=True)] = False,
 ) -> None:
     """Measure TTFT, TPOT, ITL, end-to-end latency, throughput, goodput and energy."""
     from pydantic import ValidationError
 
     from llmcert._yamlspec import load_yaml_spec
     from llmcert.errors import SpecError
-    from llmcert.perf import LoadSpec, SLOSpec, WorkloadSpec
-    from llmcert.services.perf import PerfRequest, measure_sync
+    from llmcert.perf import JOURNAL_NAME, LoadSpec, SLOSpec, WorkloadSpec
+    from llmcert.services.perf import PerfRequest, measure_sync, report_journal, run_dir
 
+    if resume:
+        raise SpecError(
+            "a latency run is not resumed: its second half would meet the server in another "
+            "state on a restarted arrival schedule, which is not the load asked for. Report "
+            "the requests that finished with --from-journal DIR (marked incomplete) and "
+            "measure again"
+        )
+    if from_journal is not None:
+        _print(report_journal(from_journal))
+        return
+    if model is None:
+        raise SpecError("give --model (or --from-journal to report an earlier run)")
     if (rate is None) == (concurrency is None):
         raise SpecError("give exactly one of --rate (open loop) and --concurrency (closed loop)")
     try:
@@ -132,7 +161,23 @@ def perf_command(
         output=output,
         command=tuple(sys.argv),
     )
-    outcome = measure_sync(request, note=lambda msg: typer.echo(msg, err=True))
+    out_dir = run_dir(request)
+    typer.echo(f"journal: {out_dir / JOURNAL_NAME}", err=True)
+    try:
+        outcome = measure_sync(request, out_dir, note=lambda msg: typer.echo(msg, err=True))
+    except KeyboardInterrupt:
+        journal = out_dir / JOURNAL_NAME
+        if not journal.exists():
+            typer.echo("interrupted before the run began: nothing was measured", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        typer.echo("interrupted: reporting the requests that finished", err=True)
+        with contextlib.suppress(typer.Exit):  # no request finished: still an interruption
+            _print(report_journal(journal))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    _print(outcome)
+
+
+def _print(outcome: PerfOutcome) -> None:
     r, m = outcome.result, outcome.result.metrics
     typer.echo(f"{r.target}: {r.load_description}")
     typer.echo(
@@ -166,11 +211,20 @@ def perf_command(
             else ""
         )
     )
+    for message, count in sorted(m.errors.items(), key=lambda kv: -kv[1])[:5]:
+        typer.echo(f"failed: {count}× {message}", err=True)
     for note in r.reliability_notes:
         typer.echo(f"UNRELIABLE: {note}", err=True)
     for what in r.unmeasured:
         typer.echo(f"not measured: {what}", err=True)
     typer.echo(f"wrote {outcome.json_path} and {outcome.html_path}")
+    if not r.complete:
+        typer.echo(
+            "INCOMPLETE: the run was interrupted; these figures cover only the requests "
+            "that finished and no requirement passes on them. A latency run is not "
+            "resumed (a restarted schedule would change the load): measure it again.",
+            err=True,
+        )
     if m.n_ok == 0:
         typer.echo("error: no request completed; see the errors above and in perf.json", err=True)
         raise typer.Exit(1)

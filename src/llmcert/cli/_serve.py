@@ -165,7 +165,8 @@ def serve_command(
                 f"warning: listening on {host}; put TLS in front (the session cookie needs it)",
                 err=True,
             )
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        # h11 named: uvicorn would switch to httptools (installed for `llmcert perf`) by itself.
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, http="h11")
     finally:
         store.close()
 

@@ -6,7 +6,14 @@ Heavy pieces (aiohttp, llama.cpp) are imported when a target starts.
 """
 
 from llmcert.perf._errors import MeterError, PerfError
-from llmcert.perf._experiment import PERF_SCHEMA, Energy, PerfResult, run_experiment
+from llmcert.perf._experiment import (
+    PERF_SCHEMA,
+    Energy,
+    PerfResult,
+    result_from_journal,
+    run_experiment,
+)
+from llmcert.perf._journal import JOURNAL_NAME, PerfJournal, read_journal
 from llmcert.perf._metrics import Attainment, Distribution, Metrics, meets_slo, summarize
 from llmcert.perf._run import LoadRun, arrival_times, run_load
 from llmcert.perf._selftest import LAG_LIMIT_MS, SelfTest, self_test
@@ -17,6 +24,7 @@ from llmcert.perf._trace import RequestTrace
 from llmcert.perf._workload import WorkRequest, build_requests
 
 __all__ = [
+    "JOURNAL_NAME",
     "LAG_LIMIT_MS",
     "PERF_SCHEMA",
     "Attainment",
@@ -29,6 +37,7 @@ __all__ = [
     "Metrics",
     "OpenAIStreamTarget",
     "PerfError",
+    "PerfJournal",
     "PerfResult",
     "RequestTrace",
     "SLOSpec",
@@ -44,6 +53,8 @@ __all__ = [
     "open_target",
     "profile_digest",
     "read_goodput",
+    "read_journal",
+    "result_from_journal",
     "run_experiment",
     "run_load",
     "self_test",

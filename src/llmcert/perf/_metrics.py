@@ -145,7 +145,7 @@ def summarize(
     errors: dict[str, int] = {}
     for t in traces:
         if t.status != "ok" and t.error:
-            key = t.error.split(":")[0][:80]
+            key = t.error[:160]  # the whole message: "HTTP 400" alone says too little
             errors[key] = errors.get(key, 0) + 1
     span = max(duration, 1e-9)
     return Metrics(

@@ -2,9 +2,9 @@
 
 This client is separate from ``models.openai_compat`` on purpose: that backend waits
 for whole answers and retries; a load generator must stream, must never retry (a
-retry would hide a failure and double the load) and must time every chunk. It uses
-aiohttp for the same reason as the backend: its CPU cost per request is low, and the
-client's own cost is what limits the rate it can drive on a small machine.
+retry would hide a failure and double the load) and must time every chunk. It speaks
+HTTP through ``perf._wire``, which stamps each read as the socket returns it: the
+client's own cost and delay limit the rate it can drive and inflate the TTFT it reads.
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ from typing import Any, Protocol
 
 from llmcert.perf._errors import PerfError
 from llmcert.perf._trace import RequestTrace
+from llmcert.perf._wire import Response, WireClient
 from llmcert.perf._workload import WorkRequest
 
-#: Clock for every timestamp of a run (monotonic, sub-microsecond).
-clock = time.perf_counter
+#: Clock for every timestamp of a run: CLOCK_MONOTONIC on Linux, which every process on
+#: the host shares, so a loopback server's own stamps (``time.monotonic_ns``) line up.
+clock = time.monotonic
+#: Response headers in which the fake server stamps arrival and first token (ns).
+_ARRIVED, _FIRST = "x-fake-arrived-ns", "x-fake-first-token-ns"
 
 
 class Target(Protocol):
@@ -56,12 +60,15 @@ class OpenAIStreamTarget:
         self.model = model
         self.api = api
         self.name = f"openai:{self.base_url} model={model} api={api}"
-        path = "/chat/completions" if api == "chat" else "/completions"
-        self._url = self.base_url + path
-        self._headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        self._path = "/chat/completions" if api == "chat" else "/completions"
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+            "User-Agent": "llmcert-perf",
+        }
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._session: Any = None
+        self._client: WireClient | None = None
 
     @classmethod
     def from_ref(cls, ref: Any) -> OpenAIStreamTarget:
@@ -73,15 +80,13 @@ class OpenAIStreamTarget:
         )
 
     async def start(self) -> None:
-        import aiohttp
+        from llmcert.perf._wire import WireClient
 
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, force_close=False),
-                timeout=aiohttp.ClientTimeout(total=None),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-            )
+        if self._client is None:
+            try:
+                self._client = WireClient(self.base_url, clock)
+            except ValueError as exc:
+                raise PerfError(f"cannot send to {self.base_url!r}: {exc}") from None
 
     def body(self, request: WorkRequest) -> bytes:
         payload: dict[str, Any] = {
@@ -102,53 +107,60 @@ class OpenAIStreamTarget:
         return json.dumps(payload).encode()
 
     async def send(self, request: WorkRequest, trace: RequestTrace, t0: float) -> None:
-        import aiohttp
-
-        assert self._session is not None, "start() the target first"
+        assert self._client is not None, "start() the target first"
+        client = self._client
         data = self.body(request)
-        trace.sent = clock() - t0
+        raw = client.head(self._path, self._headers, len(data)) + data
         times = trace.token_times
+        buffer = b""
         done = False
+
+        def on_body(chunk: bytes, now: float) -> str | None:
+            # Split what has arrived into events here; every event in one read shares the
+            # read's arrival time (which is when the client could first see it).
+            nonlocal buffer, done
+            buffer += chunk
+            if b"\r" in buffer:
+                buffer = buffer.replace(b"\r\n", b"\n")
+            if b"\n\n" not in buffer:
+                return None
+            *events, buffer = buffer.split(b"\n\n")
+            for event in events:
+                outcome = self._event(event, trace, now - t0)
+                if outcome:
+                    return outcome
+                done = done or outcome == ""
+            return None
+
+        trace.sent = clock() - t0
         try:
-            async with self._session.post(self._url, data=data, headers=self._headers) as resp:
-                trace.http_status = resp.status
-                if resp.status >= 400:
-                    text = (await resp.read())[:300].decode("utf-8", "replace")
-                    trace.error = f"HTTP {resp.status}: {_message(text)}"
-                    return
-                ctype = resp.headers.get("content-type", "")
-                if "text/event-stream" not in ctype:
-                    trace.error = (
-                        f"the server answered a streaming request with {ctype or 'no type'}, "
-                        "not text/event-stream: it does not stream"
-                    )
-                    return
-                # Read whatever has arrived and split it into events here: one await per
-                # network read, not one per line, and every event in a read shares the
-                # read's arrival time (which is when the client could first see it).
-                buffer = b""
-                async for data in resp.content.iter_any():
-                    now = clock() - t0
-                    buffer += data
-                    *events, buffer = buffer.replace(b"\r\n", b"\n").split(b"\n\n")
-                    for raw in events:
-                        outcome = self._event(raw, trace, now)
-                        if outcome:
-                            trace.error = outcome
-                            return
-                        done = done or outcome == ""
-                # Read on to the end of the body after [DONE], so the connection is reused.
-                if buffer.strip() and self._event(buffer, trace, clock() - t0) == "":
-                    done = True
-        except aiohttp.ClientConnectorError as exc:
-            trace.error = f"cannot reach {self.base_url}: {exc.os_error}"
+            resp = await client.post(raw, on_body, _streams)
+        except OSError as exc:
+            trace.error = f"cannot reach {self.base_url}: {exc}"
             return
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            trace.end = clock() - t0
-            trace.status = "truncated" if times else "error"
-            trace.error = f"connection failed: {type(exc).__name__}: {exc}"
+        trace.http_status = resp.status or None
+        _server_stamps(resp.headers, trace, t0)
+        if resp.stopped_by_reader:
+            trace.error = resp.failure
+            return
+        if resp.status >= 400:
+            text = resp.body[:300].decode("utf-8", "replace")
+            trace.error = f"HTTP {resp.status}: {_message(text)}"
             return
         trace.end = clock() - t0
+        if resp.failure is not None:
+            trace.status = "truncated" if times else "error"
+            trace.error = resp.failure
+            return
+        if not _streams(resp):
+            ctype = resp.headers.get("content-type", "")
+            trace.error = (
+                f"the server answered a streaming request with {ctype or 'no type'}, "
+                "not text/event-stream: it does not stream"
+            )
+            return
+        if buffer.strip() and self._event(buffer, trace, trace.end) == "":
+            done = True
         if not done and trace.finish_reason is None:
             trace.status = "truncated" if times else "error"
             trace.error = "the stream ended before its final event"
@@ -197,9 +209,9 @@ class OpenAIStreamTarget:
         return None
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
 
 _NOT_FINAL = (b'"finish_reason":null', b'"finish_reason": null')
@@ -215,7 +227,7 @@ def plain_token(payload: bytes) -> bool | None:
     """
     if b'"usage"' in payload or payload.count(b'"index"') != 1:
         return None
-    if not any(marker in payload for marker in _NOT_FINAL):
+    if _NOT_FINAL[0] not in payload and _NOT_FINAL[1] not in payload:
         return None
     for key in _TEXT_KEYS:
         at = payload.find(key)
@@ -225,6 +237,17 @@ def plain_token(payload: bytes) -> bool | None:
                 return None if after[:1] != b"n" else False  # null, or something odd
             return after != b'""'
     return False if b'"role"' in payload else None
+
+
+def _streams(resp: Response) -> bool:
+    return resp.status < 400 and "text/event-stream" in resp.headers.get("content-type", "")
+
+
+def _server_stamps(headers: dict[str, str], trace: RequestTrace, t0: float) -> None:
+    arrived, first = headers.get(_ARRIVED), headers.get(_FIRST)
+    if arrived and first and arrived.isdigit() and first.isdigit():
+        trace.server_arrived = int(arrived) / 1e9 - t0
+        trace.server_first_token = int(first) / 1e9 - t0
 
 
 def _message(text: str) -> str:

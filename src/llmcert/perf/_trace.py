@@ -40,6 +40,10 @@ class RequestTrace:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     token_source: TokenSource = "chunks"
+    #: The server's own stamps, when it gives them (the fake server does), on the same
+    #: monotonic clock as the run: when the request arrived and when its first token left.
+    server_arrived: float | None = None
+    server_first_token: float | None = None
 
     @property
     def lag(self) -> float | None:
@@ -79,6 +83,13 @@ class RequestTrace:
         """Shorter than the length floor (speed must not come from truncation)."""
         n = self.output_tokens if self.output_tokens is not None else len(self.token_times)
         return n < self.min_tokens
+
+    @property
+    def server_ttft(self) -> float | None:
+        """The server's own time from the request's arrival to its first token."""
+        if self.server_arrived is None or self.server_first_token is None:
+            return None
+        return self.server_first_token - self.server_arrived
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -2,7 +2,9 @@
 
 Orchestration only: open the target and the meter, run the experiment
 (``llmcert.perf``), write ``perf.json`` (every request's timestamps) and
-``perf.html`` atomically under ``OUTPUT/perf-<profile>-<time>/``.
+``perf.html`` atomically under ``OUTPUT/perf-<profile>-<time>/``. The run's journal
+(``perf.journal.jsonl``) is written there as requests finish, so an interrupted run
+is reported from it (``report_journal``), marked incomplete.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ async def measure_profile(
     *,
     target: Target | None = None,
     note: Callable[[str], None] | None = None,
+    journal: Path | None = None,
 ) -> PerfResult:
     """Run the experiment without writing it (the assessment writes it beside itself)."""
     from llmcert.perf import open_target, run_experiment
@@ -64,6 +67,7 @@ async def measure_profile(
         sweep_share=request.sweep_share,
         sweep_rates=list(request.sweep_rates) if request.sweep_rates else None,
         note=note,
+        journal=journal,
     )
 
 
@@ -78,18 +82,49 @@ def write_perf(result: PerfResult, out_dir: Path) -> tuple[Path, Path]:
     return json_path, html_path
 
 
-async def measure(
-    request: PerfRequest, *, note: Callable[[str], None] | None = None
-) -> PerfOutcome:
-    result = await measure_profile(request, note=note)
+def run_dir(request: PerfRequest) -> Path:
+    """Where a new run of ``request`` writes its journal and report."""
+    from llmcert.perf import profile_digest
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out_dir = request.output / f"perf-{short(result.profile_digest, 8)}-{stamp}"
+    digest = profile_digest(request.load, request.workload)
+    return request.output / f"perf-{short(digest, 8)}-{stamp}"
+
+
+async def measure(
+    request: PerfRequest, out_dir: Path, *, note: Callable[[str], None] | None = None
+) -> PerfOutcome:
+    from llmcert.perf import JOURNAL_NAME
+
+    result = await measure_profile(request, note=note, journal=out_dir / JOURNAL_NAME)
     json_path, html_path = write_perf(result, out_dir)
     return PerfOutcome(result, json_path, html_path)
 
 
-def measure_sync(request: PerfRequest, **kwargs: object) -> PerfOutcome:
-    return run_sync(measure(request, **kwargs))  # type: ignore[arg-type]
+def measure_sync(
+    request: PerfRequest, out_dir: Path, note: Callable[[str], None] | None = None
+) -> PerfOutcome:
+    return run_sync(measure(request, out_dir, note=note))
 
 
-__all__ = ["PerfOutcome", "PerfRequest", "measure", "measure_profile", "measure_sync", "write_perf"]
+def report_journal(location: Path) -> PerfOutcome:
+    """Write ``perf.json`` and ``perf.html`` beside a run's journal, from the journal."""
+    from llmcert.perf import result_from_journal
+    from llmcert.perf._journal import journal_path
+
+    path = journal_path(location)
+    result = result_from_journal(path)
+    json_path, html_path = write_perf(result, path.parent)
+    return PerfOutcome(result, json_path, html_path)
+
+
+__all__ = [
+    "PerfOutcome",
+    "PerfRequest",
+    "measure",
+    "measure_profile",
+    "measure_sync",
+    "report_journal",
+    "run_dir",
+    "write_perf",
+]

@@ -233,7 +233,9 @@ class FakeOpenAIServer(RequestLog):
                 return  # injected drop or timeout: hang up without an answer
             keep_alive = head.keep_alive and not reply.close
             if reply.stream is not None:
-                if not await send_stream(writer, reply.stream, arrived + delay, keep_alive):
+                if not await send_stream(
+                    writer, reply.stream, arrived + delay, keep_alive, arrived
+                ):
                     return  # injected cut: hang up mid-stream
                 if not keep_alive:
                     return

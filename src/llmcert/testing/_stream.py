@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,15 +58,21 @@ def build_events(
     finish = "length" if body.get("ignore_eos") else choice["finish_reason"]
     base = {"id": payload["id"], "created": payload["created"], "model": payload["model"]}
     obj = "chat.completion.chunk" if chat else "text_completion"
-    events: list[bytes] = []
-    for i, tok in enumerate(tokens):
-        piece = tok if i == 0 else " " + tok.lstrip()
-        delta: dict[str, Any] = (
-            {"index": 0, "delta": {"content": piece}, "finish_reason": None}
-            if chat
-            else {"index": 0, "text": piece, "finish_reason": None}
-        )
-        events.append(_event({**base, "object": obj, "choices": [delta]}))
+    # One token event is the same JSON with a different piece: encode the frame once
+    # and splice each piece in, so a 64-token answer costs one dumps, not 64.
+    marker = "\x00piece\x00"
+    probe: dict[str, Any] = (
+        {"index": 0, "delta": {"content": marker}, "finish_reason": None}
+        if chat
+        else {"index": 0, "text": marker, "finish_reason": None}
+    )
+    head, tail = _event({**base, "object": obj, "choices": [probe]}).split(
+        json.dumps(marker).encode()
+    )
+    events: list[bytes] = [
+        head + json.dumps(tok if i == 0 else " " + tok.lstrip()).encode() + tail
+        for i, tok in enumerate(tokens)
+    ]
     end: dict[str, Any] = (
         {"index": 0, "delta": {}, "finish_reason": finish}
         if chat
@@ -89,25 +96,47 @@ def _chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-def stream_head(keep_alive: bool) -> bytes:
+#: Response headers with the server's own account of its time to first token, in
+#: nanoseconds of CLOCK_MONOTONIC (``time.monotonic_ns``), which every process on the host
+#: shares: when the request head arrived, and when the head and first token were written.
+ARRIVED_HEADER = "x-fake-arrived-ns"
+FIRST_TOKEN_HEADER = "x-fake-first-token-ns"
+
+
+def stream_head(keep_alive: bool, arrived_ns: int | None = None) -> bytes:
+    stamps = ""
+    if arrived_ns is not None:
+        stamps = (
+            f"{ARRIVED_HEADER}: {arrived_ns}\r\n{FIRST_TOKEN_HEADER}: {time.monotonic_ns()}\r\n"
+        )
     return (
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
         "transfer-encoding: chunked\r\n"
-        f"connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+        f"connection: {'keep-alive' if keep_alive else 'close'}\r\n{stamps}\r\n"
     ).encode("latin-1")
 
 
 async def send_stream(
-    writer: asyncio.StreamWriter, plan: StreamPlan, start: float, keep_alive: bool
+    writer: asyncio.StreamWriter,
+    plan: StreamPlan,
+    start: float,
+    keep_alive: bool,
+    arrived: float | None = None,
 ) -> bool:
     """Write the events on their schedule from ``start`` (loop time of the first token).
 
-    Returns False when the stream was cut, so the caller closes the connection.
+    The response head leaves with the first token, stamped with the request's arrival
+    (``arrived``, loop time) and the moment of that write, so a client can subtract the
+    server's own share from the TTFT it measures. Returns False when the stream was cut,
+    so the caller closes the connection.
     """
     loop = asyncio.get_running_loop()
-    writer.write(stream_head(keep_alive))
+    head: bytes | None = b""
     for i, event in enumerate(plan.events):
         if plan.cut_after is not None and i >= plan.cut_after:
+            if head is not None:
+                writer.write(stream_head(keep_alive))
+                head = None
             if plan.stall:
                 await asyncio.sleep(plan.stall)
             await writer.drain()
@@ -116,7 +145,14 @@ async def send_stream(
         if wait > 0:
             await writer.drain()
             await asyncio.sleep(wait)
-        writer.write(_chunk(event))
+        if writer.is_closing():
+            return False  # the client hung up (its deadline passed): stop writing
+        if head is not None:
+            arrived_ns = None if arrived is None else int(arrived * 1e9)
+            writer.write(stream_head(keep_alive, arrived_ns) + _chunk(event))
+            head = None
+        else:
+            writer.write(_chunk(event))
     writer.write(b"0\r\n\r\n")
     await writer.drain()
     return True

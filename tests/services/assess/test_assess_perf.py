@@ -182,3 +182,46 @@ async def test_a_certificate_names_the_load_the_self_test_and_the_meter(
     assert "serving performance: open loop, poisson arrivals at 20 req/s" in notes
     assert "client self-test" in notes
     assert "energy unavailable" in notes
+
+
+async def test_an_interrupted_profile_run_passes_nothing_and_is_measured_again(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    from llmcert.perf import JOURNAL_NAME, result_from_journal
+    from llmcert.services._assess_perf import PerfRun, _fresh_journal, decide_perf_requirement
+    from llmcert.standards._spec import load_standard_file
+
+    outcome = await assess(
+        AssessRequest(model=server.model_ref, standard=str(MINI), output=tmp_path / "out")
+    )
+    loose = _by_id(outcome)["ttft-p90-loose"]
+    assert loose.verdict == "pass"
+    base = outcome.json_path.parent
+    profile_dir = (base / loose.perf["result"]).parent
+    journal = profile_dir / JOURNAL_NAME
+    lines = journal.read_text().splitlines()
+    assert json.loads(lines[-1])["kind"] == "end"
+    # The same run, as a kill during its load would have left it: the header, the
+    # self-test and the first 40 of its 60 requests.
+    traces = [ln for ln in lines if json.loads(ln)["kind"] == "trace"]
+    kept = [ln for ln in lines if json.loads(ln)["kind"] in ("run", "selftest")] + traces[:40]
+    partial = tmp_path / "partial" / JOURNAL_NAME
+    partial.parent.mkdir()
+    partial.write_text("\n".join(kept) + "\n")
+    result = result_from_journal(partial)
+    assert not result.complete
+    assert result.metrics.n_requests == 40
+    spec = load_standard_file(MINI)
+    req = next(r for r in spec.requirements if r.id == "ttft-p90-loose")
+    run = PerfRun(result, profile_dir / "perf.json", profile_dir / "perf.html")
+    decided = decide_perf_requirement(req, run, base)
+    assert decided.verdict == "inconclusive"
+    assert "incomplete" in decided.explanation
+    assert decided.perf is not None
+    assert decided.perf["complete"] is False
+
+    # A resumed assessment measures the profile again and keeps the earlier journal.
+    fresh = _fresh_journal(profile_dir)
+    assert fresh == journal
+    assert not journal.exists()
+    assert (profile_dir / "perf.journal.interrupted-1.jsonl").read_text().splitlines() == lines

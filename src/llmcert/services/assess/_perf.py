@@ -66,10 +66,29 @@ async def run_profiles(
             slo=SLOSpec(),
             meter=meter,
         )
-        result = await measure_profile(request, target=target_for(), note=note)
-        json_path, html_path = write_perf(result, out_dir / "perf" / short(key, 12))
+        profile_dir = out_dir / "perf" / short(key, 12)
+        journal = _fresh_journal(profile_dir)
+        result = await measure_profile(request, target=target_for(), note=note, journal=journal)
+        json_path, html_path = write_perf(result, profile_dir)
         runs[key] = PerfRun(result, json_path, html_path)
     return runs
+
+
+def _fresh_journal(profile_dir: Path) -> Path:
+    """The journal path for a new measurement of a profile.
+
+    A resumed assessment measures a profile interrupted earlier again from the start
+    (a latency run is not resumed); the earlier journal is kept beside it, renamed.
+    """
+    from llmcert.perf import JOURNAL_NAME
+
+    path = profile_dir / JOURNAL_NAME
+    if path.exists():
+        n = 1
+        while (aside := profile_dir / f"perf.journal.interrupted-{n}.jsonl").exists():
+            n += 1
+        path.rename(aside)
+    return path
 
 
 def _traces(result: PerfResult) -> list[RequestTrace]:
@@ -123,8 +142,19 @@ def decide(req: Requirement, run: PerfRun) -> Decision:
 
 def _unreliable(req: Requirement, decision: Decision, run: PerfRun) -> Decision:
     """A latency FAIL from a run where the client itself fell behind is not the server's
-    failure (a PASS stands: the client's lag only ever adds latency)."""
+    failure (a PASS stands: the client's lag only ever adds latency). An incomplete run
+    (interrupted, reported from its journal) decides nothing: it did not offer the
+    profile's load."""
     notes = run.result.reliability_notes
+    if not run.result.complete and decision.verdict is not Verdict.INCONCLUSIVE:
+        return replace(
+            decision,
+            verdict=Verdict.INCONCLUSIVE,
+            explanation=decision.explanation
+            + " The run is incomplete ("
+            + "; ".join(notes)
+            + "): it decides nothing; measure the profile again.",
+        )
     energy = (
         isinstance(req.measure, PerfMeasure) and req.measure.metric == "energy_per_output_token"
     )
@@ -155,6 +185,7 @@ def perf_details(run: PerfRun, base: Path) -> dict[str, Any]:
         "token_source": r.metrics.token_source,
         "selftest": None if st is None else st.model_dump(mode="json"),
         "reliable": r.reliable,
+        "complete": r.complete,
         "reliability_notes": list(r.reliability_notes),
         "meter": {
             "meter": r.energy.reading.meter,
