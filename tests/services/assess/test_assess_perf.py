@@ -188,7 +188,7 @@ async def test_an_interrupted_profile_run_passes_nothing_and_is_measured_again(
     server: ServerProcess, tmp_path: Path
 ) -> None:
     from llmcert.perf import JOURNAL_NAME, result_from_journal
-    from llmcert.services._assess_perf import PerfRun, _fresh_journal, decide_perf_requirement
+    from llmcert.services.assess._perf import PerfRun, _fresh_journal, decide_perf_requirement
     from llmcert.standards._spec import load_standard_file
 
     outcome = await assess(
