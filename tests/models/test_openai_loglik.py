@@ -282,7 +282,8 @@ async def test_a_server_whose_prompt_cache_moves_loglikelihoods_is_refused() -> 
         assert len(srv.requests) == units_before  # refused before any item is sent
     message = str(info.value)
     assert "the server's prompt cache changes log-likelihoods by 0.0200 nats" in message
-    assert "only the start token cached" in message and "part of the context cached" in message
+    assert "only the start token cached" in message
+    assert "part of the context cached" in message
     assert identity.details["loglikelihood_alignment"].startswith("refused: ")
     assert identity.details["loglikelihood_cache_spread"].startswith("0.0200 nats")
 

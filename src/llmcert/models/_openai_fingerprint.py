@@ -93,6 +93,8 @@ def order_verdict(runs: Sequence[tuple[str, tuple[str, list[float] | None]]]) ->
     """A one-line record: the canary's greedy decode is the same in every cache state, or not."""
     states = "; ".join(state for state, _ in runs)
     texts = {text for _, (text, _) in runs}
+    if texts == {""}:
+        return "not checked: the order canary generated nothing"
     if len(texts) > 1:
         return (
             f"order-dependent: the same greedy canary gave {len(texts)} different texts "
