@@ -265,7 +265,7 @@ async def _probe_cache(
         return AlignmentProbe(
             False,
             "",
-            f"{where}: the server's prompt cache changes log-likelihoods by "
+            "the server's prompt cache changes log-likelihoods by "
             f"{cache.spread:.4f} nats: the probe text {text.strip()!r} scored "
             f"{cache.describe()}, beyond the {CACHE_TOLERANCE:g} nats allowed (the server "
             "decodes each prompt after the prefix the previous request left cached, and "
