@@ -252,6 +252,19 @@ def test_run_against_a_server_never_shows_the_key(tmp_path: Path, tiny_suite: Pa
     assert {u["request_key"] for u in data["units"]} == set(generated)
 
 
+def test_a_server_whose_greedy_answers_depend_on_request_order_is_flagged(
+    tmp_path: Path, tiny_suite: Path
+) -> None:
+    with FakeOpenAIServer(quirks=["prompt-cache"]).run_in_thread() as srv:
+        ref = f"openai://127.0.0.1:{srv.port}/v1?model={srv.model}"
+        proc = evaluate_cli(tmp_path, ref, tiny_suite, tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    flat = " ".join(proc.stdout.split())
+    assert "server: order-dependent: the same greedy canary gave 2 different texts" in flat
+    _, _, data = result_of(proc)
+    assert data["model"]["details"]["greedy_order_check"].startswith("order-dependent: ")
+
+
 # -- help and version -----------------------------------------------------------------------
 
 

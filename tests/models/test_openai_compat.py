@@ -434,9 +434,11 @@ async def test_loglikelihood_sums_the_continuation_token_logprobs(api: str) -> N
     assert out.token_counts == tuple(e[1] for e in expected)
     assert out.token_counts == (3, 7, 1)
     assert out.is_greedy == (True, True, True)  # the fake always ranks the real token first
-    # The alignment probe (one generation, one echo, no unit key) goes first, once.
-    probe, units = requests[:2], requests[2:]
-    assert [r.idempotency_key for r in probe] == [None, None]
+    # The probe (one generation and one echo for the alignment, then a primer and an echo
+    # for each of three prompt-cache states; no unit key) goes first, once.
+    posts = [r for r in requests if r.method == "POST"]
+    probe, units = posts[:8], posts[8:]
+    assert [r.idempotency_key for r in probe] == [None] * 8
     assert {r.idempotency_key for r in units} == {f"unit-key-6-{i}" for i in range(3)}
 
 
@@ -450,7 +452,7 @@ async def test_loglikelihood_with_newlines_and_non_ascii_in_continuations() -> N
             out = await backend.loglikelihood(
                 LoglikelihoodRequest(context, continuations, idempotency_key="unit-key-7")
             )
-            keys = [r.idempotency_key for r in srv.requests[2:]]  # after the probe
+            keys = [r.idempotency_key for r in srv.requests if r.idempotency_key]  # not the probe
         expected = [await expected_loglikelihood(srv.base_url, context, c) for c in continuations]
     assert out.logprobs == pytest.approx([e[0] for e in expected])
     assert len(set(keys)) == len(continuations)

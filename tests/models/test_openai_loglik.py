@@ -205,11 +205,41 @@ async def test_the_sampler_sent_follows_the_server_family_and_is_recorded(
         assert f"{name}={value}" in details["sampler_sent"]
 
 
+@pytest.mark.parametrize(
+    ("server", "cache_field", "honoured"),
+    [
+        ("llamacpp", True, "documented"),  # llama-server's cache_prompt
+        ("llama-cpp-python", True, "ignored"),  # sent, but its request model drops it
+        ("vllm", False, "not settable"),
+        (None, False, "not settable"),
+    ],
+)
+async def test_the_prompt_cache_switch_is_sent_where_the_family_has_one_and_recorded(
+    server: str | None, cache_field: bool, honoured: str
+) -> None:
+    params = {"server": server} if server else {}
+    async with FakeOpenAIServer() as srv, connect(srv, api="completions", **params) as backend:
+        capture = _Capture(backend)
+        identity = await backend.identify()
+        await backend.loglikelihood(LoglikelihoodRequest(CONTEXT, CONTINUATIONS))
+    posts = capture.payloads
+    assert posts  # generations, the probe's echoes and the units' echoes
+    for payload in posts:
+        assert ("cache_prompt" in payload) is cache_field
+        if cache_field:
+            assert payload["cache_prompt"] is False
+    assert identity.details["prompt_cache_sent"] == (
+        "cache_prompt=false" if cache_field else "nothing"
+    )
+    assert identity.details["prompt_cache_honoured"].startswith(honoured)
+
+
 async def test_llama_cpp_python_is_recognised_from_its_model_listing() -> None:
     from llmcert.models._sampler import detect_family
 
     listing = [{"id": "/m.gguf", "object": "model", "owned_by": "me", "permissions": []}]
-    assert detect_family(listing) == "llamacpp"
+    assert detect_family(listing) == "llama-cpp-python"
+    assert detect_family([{"id": "m", "owned_by": "llamacpp"}]) == "llamacpp"
     assert detect_family([{"id": "m", "owned_by": "vllm"}]) == "vllm"
     assert detect_family([{"id": "m", "owned_by": "someone"}]) == "unknown"
 
@@ -224,6 +254,53 @@ async def test_the_greedy_canary_catches_a_decoder_that_is_not_greedy() -> None:
         penalised = await backend.identify()
     assert honest.details["greedy_check"].startswith("greedy: ")
     assert penalised.details["greedy_check"].startswith("not greedy: ")
+
+
+# -- the prompt cache -------------------------------------------------------------------------
+
+
+async def test_an_order_independent_server_passes_both_cache_checks() -> None:
+    async with FakeOpenAIServer() as srv, connect(srv, api="completions") as backend:
+        identity = await backend.identify()
+        out = await backend.loglikelihood(LoglikelihoodRequest(CONTEXT, CONTINUATIONS))
+    assert out.token_counts == (3, 7)
+    details = identity.details
+    assert details["loglikelihood_cache_spread"].startswith("0.0000 nats across 3 cache states")
+    assert "prompt cache: 0.0000 nats" in details["loglikelihood_alignment"]
+    assert details["greedy_order_check"].startswith("reproducible: ")
+
+
+async def test_a_server_whose_prompt_cache_moves_loglikelihoods_is_refused() -> None:
+    async with (
+        FakeOpenAIServer(quirks=["prompt-cache"]) as srv,
+        connect(srv, api="completions") as backend,
+    ):
+        identity = await backend.identify()
+        units_before = len(srv.requests)
+        with pytest.raises(LoglikelihoodRefused) as info:
+            await backend.loglikelihood(LoglikelihoodRequest(CONTEXT, CONTINUATIONS))
+        assert len(srv.requests) == units_before  # refused before any item is sent
+    message = str(info.value)
+    assert "the server's prompt cache changes log-likelihoods by 0.0200 nats" in message
+    assert "only the start token cached" in message
+    assert "part of the context cached" in message
+    assert identity.details["loglikelihood_alignment"].startswith("refused: ")
+    assert identity.details["loglikelihood_cache_spread"].startswith("0.0200 nats")
+
+
+@pytest.mark.parametrize("api", ["chat", "completions"])
+async def test_the_greedy_canary_catches_generations_that_depend_on_request_order(
+    api: str,
+) -> None:
+    async with FakeOpenAIServer() as srv, connect(srv, api=api) as backend:
+        steady = await backend.identify()
+    async with FakeOpenAIServer(quirks=["prompt-cache"]) as srv, connect(srv, api=api) as backend:
+        warm = await backend.identify()
+    # The fake's chat answers carry no log-probabilities: the texts are compared alone.
+    assert not steady.details["greedy_order_check"].startswith("order-dependent")
+    verdict = warm.details["greedy_order_check"]
+    assert verdict.startswith("order-dependent: the same greedy canary gave 2 different texts")
+    assert "not reproducible in-process" in verdict
 
 
 def test_server_family_in_the_reference_is_checked() -> None:

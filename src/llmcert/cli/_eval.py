@@ -131,6 +131,11 @@ def _print_result(result: EvalResult) -> None:
         f"{sum(result.errors.values())} errors; {t.wall_s:.1f} s"
     )
     console.print(hardware_footer(result), highlight=False)
+    order = str((result.model.get("details") or {}).get("greedy_order_check", ""))
+    if order.startswith("order-dependent"):
+        from rich.markup import escape
+
+        console.print(f"[yellow]server: {escape(order)}[/]", highlight=False)
     if result.errors:
         kinds = ", ".join(f"{k} × {v}" for k, v in sorted(result.errors.items()))
         console.print(

@@ -13,6 +13,9 @@ The legacy completions API returns a prompt's log-probabilities with ``echo`` an
   log-probability a token gets when the server *generates* it (aligned on every
   server seen) with the one it gets when the same token is *echoed* as part of
   the prompt. A server that fails is refused for log-likelihoods, with the cause.
+* A server that reuses its cached prompt prefix may give the same text other
+  values after other requests (``_openai_cache``); the probe echoes its text in
+  three cache states and refuses a server whose values move.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from itertools import pairwise
 from typing import Any
 
 from llmcert.errors import MalformedResponse, RequestRejected
+from llmcert.models._openai_cache import (
+    CACHE_TOLERANCE,
+    CacheSpread,
+    across_cache_states,
+    token_spread,
+)
 
 #: The generation budget of an echo request: 0 is "unlimited" to some servers.
 ECHO_MAX_TOKENS = 1
@@ -81,8 +90,9 @@ def continuation_start(context: str) -> int:
     return len(context.rstrip())
 
 
-def echo_payload(model: str, prompt: str) -> dict[str, Any]:
+def echo_payload(model: str, prompt: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {
+        **(extra or {}),
         "model": model,
         "prompt": prompt,
         "max_tokens": ECHO_MAX_TOKENS,
@@ -142,29 +152,37 @@ class AlignmentProbe:
     aligned: bool
     detail: str
     cause: str | None = None
+    cache: CacheSpread | None = None  # measured once the alignment holds
 
     def describe(self) -> str:
         return self.detail if self.aligned else f"refused: {self.cause}"
 
 
-async def probe_alignment(post: Post, model: str, where: str) -> AlignmentProbe:
+async def probe_alignment(
+    post: Post, model: str, where: str, extra: Mapping[str, Any] | None = None
+) -> AlignmentProbe:
     """Generate one greedy token, then echo it as part of the prompt: the two must agree.
 
     A prompt whose generated token does not survive being appended as one token
     (tokenisers may merge it with the prompt's end) tells nothing, and the next
     prompt is tried; when none tells anything, the server is refused as unverifiable.
+    An aligned server's echo must then not depend on its prompt cache
+    (``probe_cache``). ``extra`` goes with every request (the sampler and cache switch).
     """
     unusable: list[str] = []
+
+    def generation(prompt: str) -> dict[str, Any]:
+        return {
+            **(extra or {}),
+            "model": model,
+            "prompt": prompt,
+            "max_tokens": ECHO_MAX_TOKENS,
+            "temperature": 0.0,
+            "logprobs": 1,
+        }
+
     for prompt in PROBE_PROMPTS:
-        generated = await post(
-            {
-                "model": model,
-                "prompt": prompt,
-                "max_tokens": ECHO_MAX_TOKENS,
-                "temperature": 0.0,
-                "logprobs": 1,
-            }
-        )
+        generated = await post(generation(prompt))
         gen = EchoedTokens.parse(generated, where)
         if len(gen.tokens) > ECHO_MAX_TOKENS:
             return AlignmentProbe(
@@ -177,7 +195,7 @@ async def probe_alignment(post: Post, model: str, where: str) -> AlignmentProbe:
             unusable.append(f"{prompt!r} generated nothing")
             continue
         token, expected = gen.tokens[0], gen.logprobs[0]
-        echoed = EchoedTokens.parse(await post(echo_payload(model, prompt + token)), where)
+        echoed = EchoedTokens.parse(await post(echo_payload(model, prompt + token, extra)), where)
         at = [i for i, off in enumerate(echoed.offsets) if off == len(prompt)]
         if not at or echoed.tokens[at[0]] != token or echoed.logprobs[at[0]] is None:
             unusable.append(f"{token!r} after {prompt!r} is not one token when echoed")
@@ -194,11 +212,11 @@ async def probe_alignment(post: Post, model: str, where: str) -> AlignmentProbe:
                 "log-probabilities by one position for models without a start token); "
                 "use the in-process backend (llamacpp:PATH.gguf) for log-likelihood suites",
             )
-        return AlignmentProbe(
-            True,
+        aligned = (
             f"aligned: {token!r} after {prompt.strip()!r} {expected:.4f} generated, "
-            f"{got:.4f} echoed",
+            f"{got:.4f} echoed"
         )
+        return await _probe_cache(post, generation, prompt, prompt + token, aligned, where, extra)
     return AlignmentProbe(
         False,
         "",
@@ -206,3 +224,54 @@ async def probe_alignment(post: Post, model: str, where: str) -> AlignmentProbe:
         + "; ".join(unusable)
         + ")",
     )
+
+
+async def _probe_cache(
+    post: Post,
+    generation: Callable[[str], dict[str, Any]],
+    context: str,
+    text: str,
+    aligned: str,
+    where: str,
+    extra: Mapping[str, Any] | None,
+) -> AlignmentProbe:
+    """Echo ``text`` in three prompt-cache states: its values must not move."""
+    model = generation(context)["model"]
+
+    async def echo() -> EchoedTokens:
+        return EchoedTokens.parse(await post(echo_payload(model, text, extra)), where)
+
+    runs = await across_cache_states(context, lambda p: post(generation(p)), echo)
+    # The echoed text only: the generated token after it is not part of the measure.
+    prompt_runs = [
+        (
+            state,
+            [
+                (t, lp)
+                for t, o, lp in zip(e.tokens, e.offsets, e.logprobs, strict=True)
+                if o < len(text)
+            ],
+        )
+        for state, e in runs
+    ]
+    cache = token_spread(
+        [(state, [t for t, _ in pairs], [lp for _, lp in pairs]) for state, pairs in prompt_runs]
+    )
+    if cache is None:
+        return AlignmentProbe(
+            False, "", f"{where} tokenised the same probe text differently between requests"
+        )
+    if not cache.stable:
+        return AlignmentProbe(
+            False,
+            "",
+            "the server's prompt cache changes log-likelihoods by "
+            f"{cache.spread:.4f} nats: the probe text {text.strip()!r} scored "
+            f"{cache.describe()}, beyond the {CACHE_TOLERANCE:g} nats allowed (the server "
+            "decodes each prompt after the prefix the previous request left cached, and "
+            "this model's values depend on that layout); use a server that can turn its "
+            "prompt cache off (llama-server takes cache_prompt=false) or the in-process "
+            "backend (llamacpp:PATH.gguf) for log-likelihood suites",
+            cache,
+        )
+    return AlignmentProbe(True, f"{aligned}; prompt cache: {cache.describe()}", cache=cache)

@@ -29,7 +29,7 @@ _SECRET_PARAMS = {"api_key", "apikey", "key", "token", "access_token", "password
 _OPENAI_PARAMS = {"model", "api", "key_env", "timeout", "server"}
 _LOCAL_PARAMS = {"n_ctx", "threads"}
 #: Serving engines an OpenAI-compatible reference may name with ``server=``.
-SERVER_FAMILIES = ("llamacpp", "vllm", "tgi", "ollama", "openai")
+SERVER_FAMILIES = ("llamacpp", "llama-cpp-python", "vllm", "tgi", "ollama", "openai")
 
 _USAGE = (
     "expected one of: 'embedded', 'embedded:smollm2', 'embedded:gemma3-270m', "

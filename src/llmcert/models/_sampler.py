@@ -9,12 +9,21 @@ value of every sampler stage the server family accepts is sent explicitly; what
 was sent, and whether the family is documented to take it, goes into the
 recorded conditions. Whether the server really did is checked by the greedy
 canary of the fingerprint (``openai_compat``).
+
+The same goes for the prompt cache. A llama.cpp server decodes a prompt after
+the longest prefix it still holds from the previous request, and the logits of
+a position depend on the batch it was decoded in (llama.cpp's server README says
+so of ``cache_prompt``), so a value can depend on the requests before it.
+llama.cpp's own ``llama-server`` turns the reuse off per request with
+``cache_prompt: false``; llama-cpp-python's server (0.3.x) has no such field and
+drops unknown ones, so it is sent but recorded as ignored. Whether a value
+really depends on the cache is measured by the probes (``_openai_cache``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # The OpenAI API's own neutral penalties: every compatible server takes these names.
@@ -27,12 +36,25 @@ class SamplerPolicy:
     extra: Mapping[str, float | int]
     honoured: str  # "documented" | "not settable" | "unknown"
     note: str
+    cache: Mapping[str, bool] = field(default_factory=dict)
+    cache_honoured: str = "not settable: the API has no field that turns prompt caching off"
 
     def params(self) -> dict[str, float | int]:
         return {**_STANDARD, **self.extra}
 
+    def request_fields(self) -> dict[str, float | int | bool]:
+        """Everything sent with each request: the neutral sampler and the cache switch."""
+        return {**self.params(), **self.cache}
+
     def describe(self) -> str:
         return " ".join(f"{k}={v}" for k, v in sorted(self.params().items()))
+
+    def describe_cache(self) -> str:
+        return " ".join(f"{k}={str(v).lower()}" for k, v in sorted(self.cache.items())) or "nothing"
+
+
+_LLAMACPP_SAMPLER = {"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0}
+_NO_PROMPT_CACHE = {"cache_prompt": False}
 
 
 POLICIES: dict[str, SamplerPolicy] = {
@@ -40,9 +62,20 @@ POLICIES: dict[str, SamplerPolicy] = {
     # switch those stages off, repeat_penalty 1.0 switches the penalty off.
     "llamacpp": SamplerPolicy(
         "llamacpp",
-        {"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0},
+        _LLAMACPP_SAMPLER,
         "documented",
         "llama.cpp servers take repeat_penalty, top_k and min_p per request",
+        _NO_PROMPT_CACHE,
+        "documented: llama-server reuses no cached prompt prefix with cache_prompt=false",
+    ),
+    "llama-cpp-python": SamplerPolicy(
+        "llama-cpp-python",
+        _LLAMACPP_SAMPLER,
+        "documented",
+        "llama-cpp-python's server takes repeat_penalty, top_k and min_p per request",
+        _NO_PROMPT_CACHE,
+        "ignored: llama-cpp-python's server has no cache_prompt field, drops unknown "
+        "fields and always reuses the cached prefix of the previous request",
     ),
     # vLLM's extra sampling parameters; top_k -1 is "all tokens" in every version.
     "vllm": SamplerPolicy(
@@ -72,7 +105,7 @@ POLICIES: dict[str, SamplerPolicy] = {
         {},
         "unknown",
         "server family not recognised: only the OpenAI API's parameters were sent "
-        "(name it with ?server=llamacpp|vllm|tgi|ollama|openai)",
+        "(name it with ?server=llamacpp|llama-cpp-python|vllm|tgi|ollama|openai)",
     ),
 }
 
@@ -81,8 +114,10 @@ def detect_family(models: Sequence[Mapping[str, Any]]) -> str:
     """Guess the serving engine from its ``/models`` listing; "unknown" when unsure."""
     for entry in models:
         owner = str(entry.get("owned_by", "")).lower()
-        if owner == "llamacpp" or (owner == "me" and "permissions" in entry):
-            return "llamacpp"  # llama-server says "llamacpp"; llama-cpp-python says "me"
+        if owner == "llamacpp":
+            return "llamacpp"  # llama.cpp's llama-server
+        if owner == "me" and "permissions" in entry:
+            return "llama-cpp-python"
         if owner == "vllm":
             return "vllm"
         if owner in ("library", "ollama"):

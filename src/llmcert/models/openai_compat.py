@@ -31,12 +31,17 @@ from llmcert.errors import (
     RequestRejected,
     ServerError,
 )
+from llmcert.models._openai_cache import across_cache_states
 from llmcert.models._openai_fingerprint import (
     CANARY_PROMPTS,
     GREEDY_CANARY,
     GREEDY_CANARY_TOKENS,
+    ORDER_CANARY,
+    ORDER_CANARY_TOKENS,
     chosen_and_top,
+    chosen_logprobs,
     greedy_verdict,
+    order_verdict,
 )
 from llmcert.models._openai_loglik import (
     AlignmentProbe,
@@ -183,6 +188,7 @@ class OpenAICompatBackend:
         self._probe: AlignmentProbe | None = None
         self._probe_task: asyncio.Task[AlignmentProbe] | None = None
         self._greedy: str | None = None
+        self._order: str | None = None
 
     @classmethod
     def from_ref(cls, ref: ModelRef) -> OpenAICompatBackend:
@@ -274,7 +280,7 @@ class OpenAICompatBackend:
         s = request.settings
         payload: dict[str, Any] = {
             "model": self.model,
-            **(await self.sampler()).params(),
+            **(await self.sampler()).request_fields(),
             "max_tokens": s.max_tokens,
             "temperature": s.temperature,
             "top_p": s.top_p,
@@ -345,7 +351,8 @@ class OpenAICompatBackend:
         prompt = request.context + continuation
         # Header-safe: one key per (unit, choice index); the choice text never goes in a header.
         key = f"{request.idempotency_key}-{index}" if request.idempotency_key else None
-        data = await self._post("/completions", echo_payload(self.model, prompt), key)
+        extra = (await self.sampler()).request_fields()
+        data = await self._post("/completions", echo_payload(self.model, prompt, extra), key)
         where = f"{self.base_url}/completions"
         echo = EchoedTokens.parse(data, where)
         return sum_continuation(
@@ -365,7 +372,8 @@ class OpenAICompatBackend:
             return await self._post("/completions", payload, None)
 
         try:
-            return await probe_alignment(post, self.model, self.base_url)
+            extra = (await self.sampler()).request_fields()
+            return await probe_alignment(post, self.model, self.base_url, extra)
         except (RequestRejected, MalformedResponse) as exc:
             # A server without echoed log-probabilities: a definite answer, kept.
             return AlignmentProbe(False, "", f"it gives no echoed log-probabilities ({exc})")
@@ -430,7 +438,27 @@ class OpenAICompatBackend:
         texts = await asyncio.gather(
             *(self._canary_text(p) for p in CANARY_PROMPTS), self._greedy_canary()
         )
+        await self._order_canary()  # alone: other requests would change the cache states
         return digest_json(list(texts))
+
+    async def _order_canary(self) -> None:
+        """The same greedy canary in three prompt-cache states: its tokens must not move."""
+        chat = self.api == "chat"
+        extra = {"logprobs": True, "top_logprobs": 1} if chat else {"logprobs": 1}
+
+        async def prime(prompt: str) -> None:
+            await self.generate(self._canary(prompt, 1))
+
+        async def measure() -> tuple[str, list[float] | None]:
+            request = self._canary(ORDER_CANARY, ORDER_CANARY_TOKENS)
+            try:
+                data, _ = await self._generate_raw(request, extra)
+            except RequestRejected:  # no log-probabilities on generations: the text alone
+                return (await self.generate(request)).text, None
+            return self._parse_generation(data, chat=chat).text, chosen_logprobs(data, chat=chat)
+
+        runs = await across_cache_states(ORDER_CANARY, prime, measure)
+        self._order = order_verdict(runs)
 
     async def _canary_text(self, prompt: str) -> str:
         return (await self.generate(self._canary(prompt, 16))).text
@@ -443,8 +471,16 @@ class OpenAICompatBackend:
             "sampler_sent": policy.describe(),
             "sampler_honoured": f"{policy.honoured}: {policy.note}",
             "greedy_check": self._greedy or "not checked",
+            "greedy_order_check": self._order or "not checked",
+            "prompt_cache_sent": policy.describe_cache(),
+            "prompt_cache_honoured": policy.cache_honoured,
             "loglikelihood_alignment": (
                 self._probe.describe() if self._probe is not None else "not checked"
+            ),
+            "loglikelihood_cache_spread": (
+                self._probe.cache.describe()
+                if self._probe is not None and self._probe.cache is not None
+                else "not checked"
             ),
         }
         return found
@@ -453,12 +489,12 @@ class OpenAICompatBackend:
         """Endpoint + reported model id + a behavioural fingerprint, fetched concurrently.
 
         With ``api=completions`` (the API of log-likelihood suites) the alignment
-        probe runs too; elsewhere it runs before the first log-likelihood.
+        probe runs first, alone, since the probes put the server's prompt cache in
+        chosen states; elsewhere it runs before the first log-likelihood.
         """
-        probe = self.probe_alignment() if self.api == "completions" else _nothing()
-        reported, fingerprint, _ = await asyncio.gather(
-            self._reported_model(), self._fingerprint(), probe
-        )
+        if self.api == "completions":
+            await self.probe_alignment()
+        reported, fingerprint = await asyncio.gather(self._reported_model(), self._fingerprint())
         return ModelIdentity(
             kind="endpoint",
             ref=self.ref_text,
@@ -468,7 +504,3 @@ class OpenAICompatBackend:
             engine=f"openai-compatible/{self.api}",
             details={"api": self.api, **(await self.conditions())},
         )
-
-
-async def _nothing() -> None:
-    return None

@@ -21,8 +21,11 @@ POLICIES: tuple[str, ...] = get_args(Policy)
 #: ``unlimited-zero-max-tokens`` reads ``max_tokens: 0`` as "no limit" (llama-cpp-python's
 #: server); ``shifted-echo-logprobs`` gives each echoed prompt token the log-probability of the
 #: next position (the same server, for models without a start token); ``not-greedy`` decodes
-#: as with a repeat penalty, so a generated token is not the most likely one it lists.
-Quirk = Literal["unlimited-zero-max-tokens", "shifted-echo-logprobs", "not-greedy"]
+#: as with a repeat penalty, so a generated token is not the most likely one it lists;
+#: ``prompt-cache`` answers a prompt that shares only part of the previous request's
+#: prompt as a server reusing that cached prefix can (llama-cpp-python's, for Gemma): its
+#: log-probabilities move by ``CACHE_DRIFT`` and its generated text changes.
+Quirk = Literal["unlimited-zero-max-tokens", "shifted-echo-logprobs", "not-greedy", "prompt-cache"]
 QUIRKS: tuple[str, ...] = get_args(Quirk)
 
 # Whitespace tokenisation that keeps the leading whitespace on each token, so the tokens
@@ -57,12 +60,16 @@ def token_logprob(prev: str, token: str) -> float:
     return -round(0.05 + int.from_bytes(digest[:4], "big") / 2**32 * 8.0, 6)
 
 
+CACHE_DRIFT = 0.02
+
+
 def legacy_logprobs(
     prompt_tokens: list[str],
     completion_tokens: list[str],
     top_n: int,
     include_prompt: bool,
     quirks: frozenset[str] = frozenset(),
+    drift: float = 0.0,
 ) -> dict[str, Any]:
     """OpenAI-legacy ``logprobs`` for /v1/completions.
 
@@ -86,7 +93,7 @@ def legacy_logprobs(
             lps.append(None)
             tops.append(None)
             continue
-        lp = token_logprob(all_tokens[i - 1], tok)
+        lp = round(token_logprob(all_tokens[i - 1], tok) + drift, 6)
         if "shifted-echo-logprobs" in quirks and i < len(prompt_tokens):
             # The next position's distribution, read at this token.
             lp = token_logprob(tok, all_tokens[i + 1] if i + 1 < len(all_tokens) else tok)
@@ -122,6 +129,14 @@ class Responder:
         self.answers = dict(answers)
         self.default_answer = default_answer
         self._ids = itertools.count(1)
+        self._previous: str | None = None  # the last prompt, for the ``prompt-cache`` quirk
+
+    def _warm(self, prompt: str) -> bool:
+        """With ``prompt-cache``: does only part of the previous prompt start this one?"""
+        previous, self._previous = self._previous, prompt
+        if "prompt-cache" not in self.quirks or previous is None or previous == prompt:
+            return False
+        return tokenize(previous)[0] == tokenize(prompt)[0] if previous and prompt else False
 
     def models(self) -> dict[str, Any]:
         return {
@@ -167,8 +182,10 @@ class Responder:
             hash_text = json.dumps(messages, sort_keys=True, ensure_ascii=False)
         choices = []
         completion_tokens = 0
+        warm = self._warm(last_user)
         for index in range(n):
-            text, finish = _shape(self._text(last_user, hash_text, body, index), max_tokens, stop)
+            raw = self._text(last_user, hash_text, body, index)
+            text, finish = _shape(raw.upper() if warm else raw, max_tokens, stop)
             completion_tokens += len(text.split())
             choices.append(
                 {
@@ -213,14 +230,21 @@ class Responder:
         prompt_tokens = completion_tokens = 0
         for p_index, text_in in enumerate(prompts):
             prompt_tokens += len(text_in.split())
+            warm = self._warm(text_in)
             for c_index in range(n):
                 raw = self._text(text_in, text_in, body, c_index)
+                raw = raw.upper() if warm else raw
                 out, finish = _shape(raw, max_tokens, stop)
                 completion_tokens += len(out.split())
                 logprobs = None
                 if top_n is not None:
                     logprobs = legacy_logprobs(
-                        tokenize(text_in), tokenize(out), top_n, echo, self.quirks
+                        tokenize(text_in),
+                        tokenize(out),
+                        top_n,
+                        echo,
+                        self.quirks,
+                        CACHE_DRIFT if warm else 0.0,
                     )
                 choices.append(
                     {
