@@ -108,13 +108,25 @@ def read_calibration(raw: bytes, where: str | Path) -> tuple[CalibrationFile, st
     return parsed, digest_bytes(raw)
 
 
+_IDENTITY_PARTS = {
+    "model_digest": "model identity digest (model_digest)",
+    "rubric_digest": "rubric digest (rubric_digest)",
+    "decoding": "decoding settings (decoding)",
+}
+
+
 def check_bound(cal: CalibrationFile, identity: Mapping[str, Any], where: str | Path) -> None:
-    """Refuse a calibration measured for another judge (any identity field that differs)."""
+    """Refuse a calibration measured for another judge (any identity field that differs).
+
+    The overall ``digest`` is compared last, so the error names the part that differs.
+    """
     stored = cal.judge.model_dump()
-    for key, value in identity.items():
+    for key in sorted(identity, key=lambda k: k == "digest"):
+        value = identity[key]
         if key in stored and stored[key] != value:
+            what = _IDENTITY_PARTS.get(key, key)
             raise SpecError(
-                f"the calibration was measured for a judge with {key} {stored[key]!r}, "
+                f"the calibration was measured for a judge with {what} {stored[key]!r}, "
                 f"but this judge has {value!r}; re-measure it",
                 path=where,
                 field=f"judge.{key}",
