@@ -71,8 +71,19 @@ def calibrate(server: FakeOpenAIServer, tmp_path: Path, *extra: str) -> Path:
     labels = human_labels(tmp_path / "human.jsonl")
     result = CliRunner().invoke(
         app,
-        ["judge", "calibrate", "--judge", f"llm:{ref(server)}", "--rubric", "harm-v1"]
-        + ["--labels", str(labels), "-o", str(out), *extra],
+        [
+            "judge",
+            "calibrate",
+            "--judge",
+            f"llm:{ref(server)}",
+            "--rubric",
+            "harm-v1",
+            "--labels",
+            str(labels),
+            "-o",
+            str(out),
+            *extra,
+        ],
     )
     assert result.exit_code == 0, result.output
     return out
