@@ -18,7 +18,8 @@ JudgeOption = Annotated[
         "--judge",
         "-j",
         help="llmcert-harm, llmcert-refusal, or a model reference for an LLM judge "
-        "(embedded, an endpoint URL, ...; API key from the env) used with --rubric.",
+        "(embedded, an endpoint URL, ...; API key from the env; 'llm:' in front is allowed, "
+        "as `assess --judge` takes it) used with --rubric.",
     ),
 ]
 LabelsOption = Annotated[
