@@ -124,3 +124,13 @@ def test_the_corrected_interval_carries_the_between_source_bounds() -> None:
     flipped = unlike.swapped()
     assert flipped.sensitivity_sources == unlike.specificity_sources
     assert flipped.specificity_sources == unlike.sensitivity_sources
+
+
+def test_rates_read_back_from_json_unchanged() -> None:
+    import json
+
+    rates = JudgeErrorRates(
+        0.9, 0.95, 100, 100, "two sources", ((45, 50), (45, 50)), ((47, 50), (48, 50))
+    )
+    data = rates.to_dict()
+    assert json.loads(json.dumps(data)) == data

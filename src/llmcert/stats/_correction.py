@@ -154,7 +154,11 @@ class JudgeErrorRates:
         return len(self.sensitivity_sources) > 1 or len(self.specificity_sources) > 1
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: per-source counts as lists, as they read back from a file."""
+        data = asdict(self)
+        for key in ("sensitivity_sources", "specificity_sources"):
+            data[key] = [list(pair) for pair in data[key]]
+        return data
 
 
 def rogan_gladen(q: float, rates: JudgeErrorRates) -> float:
