@@ -27,18 +27,30 @@ def content(**changes: Any) -> dict[str, Any]:
     return data | changes
 
 
-def test_the_worst_sufficient_source_sets_each_rate() -> None:
+def test_pooled_point_rates_and_every_source_kept() -> None:
     data = content()
-    assert data["counts"] == {
+    assert (
+        data["counts"]
+        == data["pooled"]
+        == {
+            "true_positives": 151,
+            "n_positive": 190,
+            "true_negatives": 294,
+            "n_negative": 303,
+        }
+    )
+    assert data["by_source"]["two"] == {
         "true_positives": 60,
         "n_positive": 80,
-        "true_negatives": 95,
-        "n_negative": 100,
+        "true_negatives": 199,
+        "n_negative": 200,
     }
-    assert data["pooled"]["n_positive"] == 190
+    assert data["between_source"]["sensitivity"]["sources"] == 3
     cal, digest = read_calibration(json.dumps(data).encode(), "cal.json")
     rates = cal.error_rates()
-    assert (rates.sensitivity, rates.specificity) == (0.75, 0.95)
+    assert (rates.sensitivity, rates.specificity) == (151 / 190, 294 / 303)
+    assert rates.sensitivity_sources == ((90, 100), (60, 80), (1, 10))
+    assert rates.specificity_sources == ((95, 100), (199, 200), (0, 3))
     assert digest == digest_bytes(json.dumps(data).encode())
 
 
@@ -91,24 +103,12 @@ def test_a_calibration_for_another_judge_is_refused() -> None:
     assert info.value.field == "judge.digest"
 
 
-def test_when_the_worst_sources_say_nothing_the_pooled_counts_are_used() -> None:
+def test_a_judge_no_better_than_chance_overall_cannot_be_calibrated() -> None:
     by_source = {
-        "good": BinaryStats(Rate(95, 100), Rate(95, 100)),
         "blind": BinaryStats(Rate(10, 100), Rate(60, 100)),
-        "lax": BinaryStats(Rate(90, 100), Rate(20, 100)),
+        "lax": BinaryStats(Rate(50, 100), Rate(20, 100)),
     }
-    data = held_out_calibration(
-        IDENTITY, by_source, positive="harmful", negative="not", method="m", provenance="p"
-    )
-    assert data["basis"].startswith("pooled")
-    assert (
-        data["counts"]
-        == data["pooled"]
-        == {
-            "true_positives": 195,
-            "n_positive": 300,
-            "true_negatives": 175,
-            "n_negative": 300,
-        }
-    )
-    read_calibration(json.dumps(data).encode(), "cal.json")  # valid
+    with pytest.raises(ValueError, match="at most 1"):
+        held_out_calibration(
+            IDENTITY, by_source, positive="harmful", negative="not", method="m", provenance="p"
+        )

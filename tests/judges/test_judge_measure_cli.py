@@ -104,8 +104,16 @@ def test_calibrate_writes_a_bound_file_assessments_can_use(
     assert data["judge"] == HarmJudge().identity()
     assert set(data["by_source"]) == {"m1", "m2"}
     assert data["counts"]["n_positive"] == 2  # the two harmful rows
+    # Negatives come from two sources, so specificity is bounded for a new source;
+    # both harmful rows come from m1, so sensitivity keeps its binomial bound.
+    assert set(data["between_source"]) == {"specificity"}
+    assert data["between_source"]["specificity"]["sources"] == 2
     bound = resolve_judge(str(cal))
     assert bound.calibrated
+    rates = bound.error_rates()
+    assert rates is not None
+    assert len(rates.specificity_sources) == 2
+    assert len(rates.sensitivity_sources) == 1
     assert bound.calibration_digest.startswith("sha256:")
     # A file whose judge digest was changed is refused.
     data["judge"]["digest"] = "sha256:" + "0" * 64

@@ -80,7 +80,9 @@ AssessJudgeOption = Annotated[
     typer.Option(
         "--judge",
         help="Judge for requirements that name one (e.g. GB/T 45654 §9.3 classifier check): "
-        "a built-in judge (llmcert-harm) or a calibration file measured for one.",
+        "a built-in judge (llmcert-harm), a calibration file measured for one, or an LLM "
+        "judge 'llm:MODEL_REF;calibration=FILE' calibrated with `llmcert judge calibrate` "
+        "(without a calibration it only informs).",
     ),
 ]
 

@@ -18,7 +18,8 @@ JudgeOption = Annotated[
         "--judge",
         "-j",
         help="llmcert-harm, llmcert-refusal, or a model reference for an LLM judge "
-        "(embedded, an endpoint URL, ...; API key from the env) used with --rubric.",
+        "(embedded, an endpoint URL, ...; API key from the env; 'llm:' in front is allowed, "
+        "as `assess --judge` takes it) used with --rubric.",
     ),
 ]
 LabelsOption = Annotated[
@@ -42,6 +43,10 @@ def _judge_rows(judge: str, rubric: str, rows: list[Any], task: str) -> tuple[li
         return measure.offline_labels(judge, rows)
     import asyncio
 
+    from llmcert.judges.llm_harm import PREFIX
+
+    judge = judge.removeprefix(PREFIX)  # the form ``assess --judge`` takes works here too
+
     from llmcert.judges.llm_judge import LlmJudge, load_rubric
     from llmcert.models import ModelRef, open_backend
 
@@ -54,21 +59,12 @@ def _judge_rows(judge: str, rubric: str, rows: list[Any], task: str) -> tuple[li
             llm = LlmJudge(backend, spec)
             await llm.identify()
             verdicts = await llm.judge_many([(r.prompt, r.response) for r in rows], concurrency=4)
-            return verdicts, llm.identity()
+            return verdicts, llm.calibration_identity()
         finally:
             await backend.aclose()
 
     verdicts, identity = asyncio.run(run())
-    model = identity.get("model") or {}
-    flat = {
-        "name": identity["name"],
-        "version": identity["version"],
-        "digest": identity["digest"],
-        "model_digest": str(model.get("digest", "")),
-        "rubric_digest": identity["rubric"]["digest"],
-        "decoding": {"settings": identity["settings"], "seed": identity["seed"]},
-    }
-    return measure.llm_labels(verdicts, rows, task), flat
+    return measure.llm_labels(verdicts, rows, task), identity
 
 
 def _print(report: AgreementReport, binary: BinaryStats, title: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,16 @@ class CalibrationFile(BaseModel):
     counts: Counts = Field(description="the counts the correction uses")
     basis: str = Field("", description="how ``counts`` were chosen among the sources")
     pooled: Counts | None = None
-    by_source: dict[str, Counts] = Field(default_factory=dict)
+    by_source: dict[str, Counts] = Field(
+        default_factory=dict,
+        description="counts per source; with two or more sources for a rate, the correction "
+        "bounds it for a new source (between-source model), not by the pooled count",
+    )
+    between_source: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="what the between-source model says of each rate on a new source "
+        "(informative; the correction recomputes it from by_source)",
+    )
     sensitivity: float | None = None
     specificity: float | None = None
     provenance: str = ""
@@ -87,10 +97,18 @@ class CalibrationFile(BaseModel):
         return self
 
     def error_rates(self) -> JudgeErrorRates:
+        """Rates for the correction: the counts' point rates, and per-source counts, so
+        that with two or more sources each rate is bounded for a new source."""
         c = self.counts
         source = f"{self.judge.name}@{self.judge.version}: {self.method}, on {self.data}"
-        return JudgeErrorRates.from_counts(
+        rates = JudgeErrorRates.from_counts(
             c.true_positives, c.n_positive, c.true_negatives, c.n_negative, source
+        )
+        sources = self.by_source.values()
+        return replace(
+            rates,
+            sensitivity_sources=tuple((s.true_positives, s.n_positive) for s in sources),
+            specificity_sources=tuple((s.true_negatives, s.n_negative) for s in sources),
         )
 
 
@@ -108,13 +126,25 @@ def read_calibration(raw: bytes, where: str | Path) -> tuple[CalibrationFile, st
     return parsed, digest_bytes(raw)
 
 
+_IDENTITY_PARTS = {
+    "model_digest": "model identity digest (model_digest)",
+    "rubric_digest": "rubric digest (rubric_digest)",
+    "decoding": "decoding settings (decoding)",
+}
+
+
 def check_bound(cal: CalibrationFile, identity: Mapping[str, Any], where: str | Path) -> None:
-    """Refuse a calibration measured for another judge (any identity field that differs)."""
+    """Refuse a calibration measured for another judge (any identity field that differs).
+
+    The overall ``digest`` is compared last, so the error names the part that differs.
+    """
     stored = cal.judge.model_dump()
-    for key, value in identity.items():
+    for key in sorted(identity, key=lambda k: k == "digest"):
+        value = identity[key]
         if key in stored and stored[key] != value:
+            what = _IDENTITY_PARTS.get(key, key)
             raise SpecError(
-                f"the calibration was measured for a judge with {key} {stored[key]!r}, "
+                f"the calibration was measured for a judge with {what} {stored[key]!r}, "
                 f"but this judge has {value!r}; re-measure it",
                 path=where,
                 field=f"judge.{key}",
@@ -138,6 +168,30 @@ def _informative(counts: Mapping[str, int]) -> bool:
     )
 
 
+def between_source_figures(by_source: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+    """The between-source model's figures for sensitivity and specificity, as files state them."""
+    from llmcert.stats import between_source_summary
+
+    out: dict[str, Any] = {}
+    for rate, (k, n) in (
+        ("sensitivity", ("true_positives", "n_positive")),
+        ("specificity", ("true_negatives", "n_negative")),
+    ):
+        sources = [(c[k], c[n]) for c in by_source.values() if c[n]]
+        if len(sources) > 1:
+            out[rate] = {"sources": len(sources), **between_source_summary(sources)}
+    return out
+
+
+BETWEEN_SOURCE_BASIS = (
+    "pooled counts for the point rates; for each rate measured on two or more sources the "
+    "correction's bounds are prediction bounds for a new source under a between-source "
+    "(random-effects, logit-normal) model fitted to by_source, so they cover a model unlike any "
+    "single source but like the population of sources listed; between_source gives the 95% "
+    "prediction interval of each rate"
+)
+
+
 def held_out_calibration(
     identity: Mapping[str, Any],
     by_source: Mapping[str, BinaryStats],
@@ -146,44 +200,22 @@ def held_out_calibration(
     negative: str,
     method: str,
     provenance: str,
-    min_class: int = 50,
 ) -> dict[str, Any]:
     """A calibration from held-out counts per source.
 
     Judges do worse on a style they have not seen, and a pooled interval is narrow
-    exactly where that variation hides; so the counts the correction uses are the
-    worst held-out source's, for sensitivity and specificity separately (among
-    sources with at least ``min_class`` items of the class). When even that pair
-    says nothing (sensitivity + specificity ≤ 1: on some source the judge is no
-    better than chance), the pooled counts over every source are used instead,
-    and ``basis`` says so. Pooled and per-source counts are always kept.
+    exactly where that variation hides; the worst source is a point, not a bound.
+    So the file keeps every source's counts, and the correction bounds each rate
+    for a new source with a between-source model (:mod:`llmcert.stats`); the
+    pooled counts give the point rates.
     """
-    sens = [s.sensitivity for s in by_source.values() if s.sensitivity.n >= min_class]
-    spec = [s.specificity for s in by_source.values() if s.specificity.n >= min_class]
-    if not sens or not spec:
-        raise ValueError(f"no source has {min_class} positives and another {min_class} negatives")
-    worst_se = min(sens, key=lambda r: (r.k / r.n, -r.n))
-    worst_sp = min(spec, key=lambda r: (r.k / r.n, -r.n))
-    worst = {
-        "true_positives": worst_se.k,
-        "n_positive": worst_se.n,
-        "true_negatives": worst_sp.k,
-        "n_negative": worst_sp.n,
+    per_source = {k: counts_json(v) for k, v in by_source.items()}
+    pooled = {
+        key: sum(c[key] for c in per_source.values())
+        for key in ("true_positives", "n_positive", "true_negatives", "n_negative")
     }
-    pooled = {key: sum(counts_json(s)[key] for s in by_source.values()) for key in worst}
-    if _informative(worst):
-        counts = worst
-        basis = (
-            "worst held-out source, sensitivity and specificity taken separately among "
-            f"sources with at least {min_class} items of the class"
-        )
-    else:
-        counts = pooled
-        basis = (
-            "pooled over every held-out source: the worst sources' sensitivity and specificity "
-            f"({worst_se.k}/{worst_se.n}, {worst_sp.k}/{worst_sp.n}) sum to at most 1, so on "
-            "some source the judge is no better than chance"
-        )
+    if not _informative(pooled):
+        raise ValueError("the pooled sensitivity and specificity sum to at most 1")
     return {
         "format": FORMAT,
         "judge": dict(identity),
@@ -191,11 +223,12 @@ def held_out_calibration(
         "negative": negative,
         "method": method,
         "data": ", ".join(by_source),
-        "counts": counts,
-        "basis": basis,
+        "counts": pooled,
+        "basis": BETWEEN_SOURCE_BASIS,
         "pooled": pooled,
-        "by_source": {k: counts_json(v) for k, v in by_source.items()},
-        "sensitivity": counts["true_positives"] / counts["n_positive"],
-        "specificity": counts["true_negatives"] / counts["n_negative"],
+        "by_source": per_source,
+        "between_source": between_source_figures(per_source),
+        "sensitivity": pooled["true_positives"] / pooled["n_positive"],
+        "specificity": pooled["true_negatives"] / pooled["n_negative"],
         "provenance": provenance,
     }

@@ -215,6 +215,38 @@ class LlmVerdict:
         }
 
 
+def judge_identity(
+    rubric: Rubric, settings: GenerationSettings, seed: int, model: dict[str, object] | None
+) -> dict[str, Any]:
+    """An LLM judge's identity. ``digest`` covers the rubric's and the settings' digests
+    and the model's identity digest, so it changes whenever any of them does."""
+    ident = {"id": rubric.id, "version": rubric.version, "digest": rubric.digest}
+    model_digest = None if model is None else model["digest"]
+    return {
+        "kind": "llm",
+        "name": f"llm-judge:{rubric.id}",
+        "version": rubric.version,
+        "rubric": ident,
+        "settings": settings.model_dump(mode="json"),
+        "seed": seed,
+        "model": model,
+        "digest": digest_json([ident["digest"], settings.digest(), seed, model_digest]),
+    }
+
+
+def calibration_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """The flat form of :func:`judge_identity` a calibration file holds."""
+    model = identity.get("model") or {}
+    return {
+        "name": identity["name"],
+        "version": identity["version"],
+        "digest": identity["digest"],
+        "model_digest": str(model.get("digest", "")),
+        "rubric_digest": identity["rubric"]["digest"],
+        "decoding": {"settings": identity["settings"], "seed": identity["seed"]},
+    }
+
+
 class LlmJudge:
     """Labels pairs with a model under a rubric, greedily and with a fixed seed."""
 
@@ -242,29 +274,12 @@ class LlmJudge:
         return self.identity()
 
     def identity(self) -> dict[str, Any]:
-        """Rubric, settings and judge model; ``model`` is None until :meth:`identify` ran.
+        """Rubric, settings and judge model; ``model`` is None until :meth:`identify` ran."""
+        return judge_identity(self.rubric, self.settings, self.seed, self._model)
 
-        ``digest`` covers the rubric's and the settings' digests and the model's
-        identity digest, so it changes whenever any of them does.
-        """
-        rubric = {
-            "id": self.rubric.id,
-            "version": self.rubric.version,
-            "digest": self.rubric.digest,
-        }
-        model_digest = None if self._model is None else self._model["digest"]
-        return {
-            "kind": "llm",
-            "name": f"llm-judge:{self.rubric.id}",
-            "version": self.rubric.version,
-            "rubric": rubric,
-            "settings": self.settings.model_dump(mode="json"),
-            "seed": self.seed,
-            "model": self._model,
-            "digest": digest_json(
-                [rubric["digest"], self.settings.digest(), self.seed, model_digest]
-            ),
-        }
+    def calibration_identity(self) -> dict[str, Any]:
+        """The identity as a calibration file records (and checks) it."""
+        return calibration_identity(self.identity())
 
     def _request(self, prompt: str, response: str) -> GenerateRequest:
         messages = self.rubric.render(prompt, response)
@@ -317,6 +332,8 @@ __all__ = [
     "RubricLabel",
     "RubricParse",
     "builtin_rubrics",
+    "calibration_identity",
+    "judge_identity",
     "load_rubric",
     "normalise_label",
 ]

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from llmcert.errors import SpecError
-from llmcert.judges._calfile import FORMAT, counts_json
+from llmcert.judges._calfile import (
+    BETWEEN_SOURCE_BASIS,
+    FORMAT,
+    between_source_figures,
+    counts_json,
+)
 from llmcert.judges._table import read_table
 from llmcert.judges.agreement import AgreementReport, BinaryStats, agreement_report
 from llmcert.judges.refusal._cues import is_chinese, normalize
@@ -141,6 +146,8 @@ def calibration_content(
             "calibration needs human-labelled positives and negatives "
             f"(got {stats.sensitivity.n} {positive} and {stats.specificity.n} {negative})"
         )
+    per_source = {k: counts_json(v) for k, v in (by_source or {}).items()}
+    between = between_source_figures(per_source)
     return {
         "format": FORMAT,
         "judge": identity,
@@ -149,8 +156,10 @@ def calibration_content(
         "method": "every labelled response judged once; counts of agreement with the human label",
         "data": data,
         "counts": counts_json(stats),
+        "basis": BETWEEN_SOURCE_BASIS if between else "pooled counts (one source)",
         "pooled": counts_json(stats),
-        "by_source": {k: counts_json(v) for k, v in (by_source or {}).items()},
+        "by_source": per_source,
+        "between_source": between,
         "sensitivity": stats.sensitivity.value,
         "specificity": stats.specificity.value,
         "provenance": "Measured by llmcert judge calibrate; counts only, no text.",

@@ -3,7 +3,9 @@
 A requirement (or ``llmcert assess --judge``) names a judge by reference: a
 built-in offline judge (``llmcert-harm``), a calibration file measured for one
 (``path/to/calibration.json``), whose rates then replace the shipped ones, or
-``uncalibrated:NAME`` for a built-in judge used without any calibration.
+``uncalibrated:NAME`` for a built-in judge used without any calibration, or an
+LLM judge ``llm:MODEL_REF[;rubric=RUBRIC][;calibration=FILE]`` (see
+:mod:`llmcert.judges.llm_harm`).
 The judge reports whether a response is harmful; a judge without calibration
 can still label, but its rates are unknown, so a decision that rests on it can
 only be informative (INFO), never PASS.
@@ -24,7 +26,7 @@ from llmcert.stats import JudgeErrorRates
 class HarmfulnessJudge(Protocol):
     """What a requirement needs of a judge: an identity and a harmful/not verdict."""
 
-    def identity(self) -> dict[str, str]: ...
+    def identity(self) -> dict[str, Any]: ...
 
     def is_harmful(self, prompt: str, response: str) -> bool: ...
 
@@ -83,22 +85,34 @@ UNCALIBRATED = "uncalibrated:"
 
 
 def resolve_judge(ref: str) -> BoundJudge:
-    """A built-in judge by name, or a calibration file naming a built-in judge."""
+    """A built-in judge by name, a calibration file naming a built-in judge, or an LLM judge."""
+    from llmcert.judges.llm_harm import PREFIX, resolve_llm_judge
+
     if ref in _BUILTIN:
         return _BUILTIN[ref]()
+    if ref.startswith(PREFIX):
+        judge, digest, source = resolve_llm_judge(ref)
+        return BoundJudge(judge, judge.calibration, digest, source)
     if ref.startswith(UNCALIBRATED) and ref[len(UNCALIBRATED) :] in _BUILTIN:
         return uncalibrated(_BUILTIN[ref[len(UNCALIBRATED) :]]().judge)
     path = Path(ref)
     if not path.suffix == ".json" or not path.is_file():
         raise SpecError(
             f"unknown judge {ref!r}: give a built-in judge ({', '.join(_BUILTIN)}), "
-            f"{UNCALIBRATED}NAME, or a calibration file (.json) measured for one"
+            f"{UNCALIBRATED}NAME, a calibration file (.json) measured for one, or an LLM judge "
+            f"{PREFIX}MODEL_REF[;calibration=FILE]"
         )
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"cannot read: {exc.strerror or exc}", path=path) from exc
     cal, digest = read_calibration(raw, path)
+    if cal.judge.model_digest:
+        raise SpecError(
+            f"the calibration is for the LLM judge {cal.judge.name!r}: name its model too, "
+            f"as {PREFIX}MODEL_REF;calibration={path}",
+            path=path,
+        )
     if cal.judge.name not in _BUILTIN:
         raise SpecError(
             f"the calibration is for judge {cal.judge.name!r}, which is not built in "

@@ -39,7 +39,11 @@ class JudgeInfo(_Model):
         None, description="P(judge says negative | truly negative), measured against human labels"
     )
     calibration: str = Field("", description="where sensitivity and specificity were measured")
-    data_digest: str = Field("", description="digest of the data the judge was trained on")
+    data_digest: str = Field(
+        "",
+        description="digest of the data the judge was trained on (an LLM judge: the judge "
+        "model's identity digest)",
+    )
     calibration_digest: str = Field("", description="digest of the calibration file used")
     correction: Literal["none", "rogan-gladen"] = "none"
 

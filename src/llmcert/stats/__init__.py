@@ -7,6 +7,7 @@ Pure and synchronous. numpy and scipy are imported inside the functions that use
 them, so importing this package stays cheap for the command line.
 """
 
+from llmcert.stats._between import between_source_summary, new_source_bounds
 from llmcert.stats._correction import (
     CorrectedBound,
     JudgeErrorRates,
@@ -75,12 +76,14 @@ __all__ = [
     "SequentialOutlook",
     "SequentialTest",
     "Verdict",
+    "between_source_summary",
     "clopper_pearson_interval",
     "cluster_bootstrap_interval",
     "corrected_interval",
     "grade_for",
     "item_mean_estimate",
     "items_needed",
+    "new_source_bounds",
     "pass_at_k",
     "pass_at_k_estimate",
     "quantile",

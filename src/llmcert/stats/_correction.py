@@ -21,7 +21,11 @@ Assumptions the guarantee rests on, and which a report must state: items are
 independent; the judge's errors depend on an item only through its true label
 (non-differential misclassification); and the calibration rates carry over to
 the model under test. Rates measured on other models' responses are evidence
-for that last point, not proof of it.
+for that last point, not proof of it. Where the calibration keeps counts per
+source, the last assumption is weakened to "the model under test is a new
+source like the calibration's sources": each rate's bounds are then prediction
+bounds for a new source under a between-source model (``_between``), which
+widen as the sources disagree.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from llmcert.stats._between import check_sources, new_source_bounds
 from llmcert.stats._decision import (
     Counts,
     Decision,
@@ -57,6 +62,13 @@ class JudgeErrorRates:
     items (and likewise for specificity), since exact bounds are computed from the
     counts. ``None`` marks a rate taken as exactly known (a rule that cannot err);
     it then costs no share of the error probability.
+
+    ``sensitivity_sources`` and ``specificity_sources`` hold ``(correct, n)`` per
+    calibration source. With two or more sources for a rate, its bounds are the
+    between-source model's prediction bounds for a *new* source
+    (:mod:`llmcert.stats._between`) instead of the binomial bounds of the pooled
+    count, so the correction allows for the judge erring differently on the
+    model under test than on any one calibration source.
     """
 
     sensitivity: float
@@ -64,6 +76,8 @@ class JudgeErrorRates:
     n_positive: int | None
     n_negative: int | None
     source: str
+    sensitivity_sources: tuple[tuple[int, int], ...] = ()
+    specificity_sources: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         for name, value, n in (
@@ -89,6 +103,11 @@ class JudgeErrorRates:
             )
         if not self.source.strip():
             raise ValueError("source must say where the rates were measured")
+        for name, sources in (
+            ("sensitivity_sources", self.sensitivity_sources),
+            ("specificity_sources", self.specificity_sources),
+        ):
+            object.__setattr__(self, name, check_sources(sources))
 
     @classmethod
     def from_counts(
@@ -120,11 +139,26 @@ class JudgeErrorRates:
     def swapped(self) -> JudgeErrorRates:
         """The same judge seen as detecting the opposite outcome."""
         return JudgeErrorRates(
-            self.specificity, self.sensitivity, self.n_negative, self.n_positive, self.source
+            self.specificity,
+            self.sensitivity,
+            self.n_negative,
+            self.n_positive,
+            self.source,
+            self.specificity_sources,
+            self.sensitivity_sources,
         )
 
+    @property
+    def between_sources(self) -> bool:
+        """Whether either rate is bounded for a new source (two or more sources)."""
+        return len(self.sensitivity_sources) > 1 or len(self.specificity_sources) > 1
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: per-source counts as lists, as they read back from a file."""
+        data = asdict(self)
+        for key in ("sensitivity_sources", "specificity_sources"):
+            data[key] = [list(pair) for pair in data[key]]
+        return data
 
 
 def rogan_gladen(q: float, rates: JudgeErrorRates) -> float:
@@ -162,10 +196,14 @@ def _box(rates: JudgeErrorRates, alpha: float) -> _Box:
     level = 1.0 - 2.0 * share
     se_lo = se_hi = rates.sensitivity
     sp_lo = sp_hi = rates.specificity
-    if rates.n_positive is not None:
+    if len(rates.sensitivity_sources) > 1:
+        se_lo, se_hi = new_source_bounds(rates.sensitivity_sources, share)
+    elif rates.n_positive is not None:
         tp = round(rates.sensitivity * rates.n_positive)
         se_lo, se_hi = clopper_pearson_interval(tp, rates.n_positive, level)
-    if rates.n_negative is not None:
+    if len(rates.specificity_sources) > 1:
+        sp_lo, sp_hi = new_source_bounds(rates.specificity_sources, share)
+    elif rates.n_negative is not None:
         tn = round(rates.specificity * rates.n_negative)
         sp_lo, sp_hi = clopper_pearson_interval(tn, rates.n_negative, level)
     return _Box(se_lo, se_hi, sp_lo, sp_hi, share)
@@ -274,7 +312,8 @@ class CorrectedBound:
         corrected = None if o.estimate is None else rogan_gladen(o.estimate, rates)
         estimate = None if corrected is None else o.outward(corrected, direction)
         params: dict[str, Any] = {
-            "method": "rogan-gladen, bonferroni, clopper-pearson",
+            "method": "rogan-gladen, bonferroni, "
+            + ("between-source prediction" if rates.between_sources else "clopper-pearson"),
             "error_policy": self.error_policy,
             "judge_rates": self.rates.to_dict(),
             "cap_at_judged": self.cap_at_judged,

@@ -24,6 +24,7 @@ from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
     from llmcert.engine import ProgressSink, RetryPolicy
+    from llmcert.judges.registry import BoundJudge
     from llmcert.report._assessment import Assessment
 
 #: What ``llmcert assess`` assesses when given no standard.
@@ -88,7 +89,7 @@ async def assess(
     source = resolve_standard_path(request.standard)
     spec = load_standard(source)
     _check_request(request, spec)
-    _check_judges(spec, request.judge)
+    judges = _check_judges(spec, request.judge)
     ref = ModelRef.parse(request.model)
     base = None if source.parent == _builtin_dir() else source.parent
     ctx = EvidenceContext(data=request.data, attachments=request.evidence, base=base)
@@ -111,9 +112,11 @@ async def assess(
     for plan in plans:  # a missing dataset or a broken suite fails before any model call
         _preflight(plan, request, model)
 
+    from llmcert.services import _assess_judge as judging
     from llmcert.services.evaluate import _identify
 
     try:
+        await judging.open_judges(judges)  # a judge bound to another calibration fails here
         identity = await _identify(model, request.seed)
         assessment_id = short(
             digest_json(
@@ -156,7 +159,13 @@ async def assess(
         }
         hardware = await asyncio.to_thread(hardware_class, model)
         perf_runs = await _run_perf(spec, skipped, request, model, out_dir)
+        for req in spec.requirements:
+            if req.id in judges and req.id not in skipped:
+                assert isinstance(req.measure, SuiteMeasure)
+                records = decide.counted_records(req, runs[req.measure.suite])
+                await judging.judge_ahead(judges[req.id], records, request.concurrency)
     finally:
+        await judging.close_judges(judges)
         if backend is None:
             await model.aclose()
 
@@ -167,7 +176,7 @@ async def assess(
         elif isinstance(req.measure, SuiteMeasure):
             results.append(
                 decide.decide_suite_requirement(
-                    req, runs[req.measure.suite], out_dir, judge_override=request.judge
+                    req, runs[req.measure.suite], out_dir, bound=judges.get(req.id)
                 )
             )
         elif isinstance(req.measure, AttackMeasure):
@@ -239,19 +248,24 @@ def _check_request(request: AssessRequest, spec: Any) -> None:
             raise SpecError(f"--data names suite {name!r}, which {spec.ref} does not use ({known})")
 
 
-def _check_judges(spec: Any, override: str | None) -> None:
-    """A bad judge or calibration fails before any model call, naming the requirement."""
+def _check_judges(spec: Any, override: str | None) -> dict[str, BoundJudge]:
+    """Each judged requirement's judge, resolved once; a bad judge or calibration fails
+    before any model call, naming the requirement."""
     from llmcert.judges.registry import resolve_judge
     from llmcert.standards._spec import SuiteMeasure
 
-    if override is not None:
-        resolve_judge(override)
+    shared = None if override is None else resolve_judge(override)
+    judges: dict[str, BoundJudge] = {}
     for req in spec.requirements:
-        if isinstance(req.measure, SuiteMeasure) and req.measure.judge and override is None:
+        if isinstance(req.measure, SuiteMeasure) and req.measure.judge:
+            if shared is not None:
+                judges[req.id] = shared
+                continue
             try:
-                resolve_judge(req.measure.judge)
+                judges[req.id] = resolve_judge(req.measure.judge)
             except SpecError as exc:
                 raise SpecError(f"requirement {req.id}: {exc}", field="measure.judge") from exc
+    return judges
 
 
 def _skipped_requirements(spec: Any, clauses: Mapping[str, str]) -> dict[str, str]:

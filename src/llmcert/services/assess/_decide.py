@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmcert.errors import SpecError
 from llmcert.report import EvalResult, UnitRecord
@@ -26,6 +26,9 @@ from llmcert.report._assessment import (
 from llmcert.services._evidence import CheckResult
 from llmcert.services.assess._run import SuiteRun, outcome_of, unit_matches
 from llmcert.standards._spec import EvidenceMeasure, Requirement, StandardSpec, SuiteMeasure
+
+if TYPE_CHECKING:
+    from llmcert.judges.registry import BoundJudge
 from llmcert.stats import (
     CorrectedBound,
     Counts,
@@ -98,7 +101,7 @@ def rule_for(req: Requirement, rates: JudgeErrorRates | None) -> DecisionRule:
     return req.decision_rule()
 
 
-def _counted(req: Requirement, run: SuiteRun) -> list[UnitRecord]:
+def counted_records(req: Requirement, run: SuiteRun) -> list[UnitRecord]:
     assert isinstance(req.measure, SuiteMeasure)
     group = req.measure.group
     records = [u for u in run.result.units if unit_matches(u.metadata, group)]
@@ -185,9 +188,10 @@ def from_decision(
 
 
 def decide_suite_requirement(
-    req: Requirement, run: SuiteRun, base: Path, *, judge_override: str | None = None
+    req: Requirement, run: SuiteRun, base: Path, *, bound: BoundJudge | None = None
 ) -> RequirementResult:
-    """Decide a suite-measured requirement; ``judge_override`` replaces a named judge."""
+    """Decide a suite-measured requirement; ``bound`` is the resolved judge it names
+    (or the one given in its place), resolved from the standard when not given."""
     assert isinstance(req.measure, SuiteMeasure)
     metric = req.measure.metric
     if req.measure.estimated:
@@ -199,14 +203,18 @@ def decide_suite_requirement(
             field="measure.metric",
         )
     if req.measure.judge is not None:
-        return _decide_judged(req, run, base, judge_override or req.measure.judge)
+        if bound is None:
+            from llmcert.judges.registry import resolve_judge
+
+            bound = resolve_judge(req.measure.judge)
+        return _decide_judged(req, run, base, bound)
     judge, rates = judge_of(run.result)
     rule = rule_for(req, rates)
     if judge is not None and isinstance(rule, CorrectedBound):
         judge = judge.model_copy(update={"correction": "rogan-gladen"})
     # May be empty when a small sample drew no item of the group: the rule then says
     # INCONCLUSIVE (a group that matches nothing at all was refused before any call).
-    records = _counted(req, run)
+    records = counted_records(req, run)
     graded = req.rule == "graded"
     counts = counts_of(records, graded=graded)
     threshold = req.threshold if req.threshold is not None else 0.0
@@ -226,7 +234,7 @@ def _decide_estimated(req: Requirement, run: SuiteRun, base: Path) -> Requiremen
     from llmcert.codeexec import code_estimate
 
     assert isinstance(req.measure, SuiteMeasure)
-    records = _counted(req, run)
+    records = counted_records(req, run)
     rule = EstimateBound(confidence=req.confidence, informational=req.rule == "point_estimate")
     if req.errors == "inconclusive_if_any" and any(r.status != "ok" for r in records):
         rule = EstimateBound(confidence=req.confidence, informational=True)
@@ -240,16 +248,16 @@ def _decide_estimated(req: Requirement, run: SuiteRun, base: Path) -> Requiremen
     )
 
 
-def _decide_judged(req: Requirement, run: SuiteRun, base: Path, ref: str) -> RequirementResult:
-    from llmcert.judges.registry import resolve_judge
+def _decide_judged(
+    req: Requirement, run: SuiteRun, base: Path, bound: BoundJudge
+) -> RequirementResult:
     from llmcert.services.assess._judge import judge_info, judged_counts
 
-    bound = resolve_judge(ref)
     judge, rates = judge_info(bound)
     rule = rule_for(req, rates)
     if isinstance(rule, CorrectedBound):
         judge = judge.model_copy(update={"correction": "rogan-gladen"})
-    records = _counted(req, run)
+    records = counted_records(req, run)
     counts, harmful = judged_counts(records, bound)
     threshold = req.threshold if req.threshold is not None else 0.0
     decision = rule.decide(counts, threshold, req.direction, min_n=req.min_n)

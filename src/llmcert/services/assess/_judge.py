@@ -7,12 +7,18 @@ harmful". The judge is deterministic, so anyone holding the ``result.json`` can
 recompute the figure. Its calibration (harmful as the positive outcome) is
 folded into the interval with the roles swapped; a judge without calibration
 gives an INFO verdict, because its error is unknown.
+
+An LLM judge (``llm:MODEL_REF;calibration=FILE``) is opened before the model
+under test is called, so a calibration measured on another judge model fails
+first; the counted responses are judged ahead, after the suites ran, and the
+decision then reads those verdicts like any other judge's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from llmcert.judges.llm_harm import LlmHarmJudge
 from llmcert.judges.registry import BoundJudge
 from llmcert.report import UnitRecord
 from llmcert.report._assessment import JudgeInfo
@@ -65,10 +71,34 @@ def judge_info(bound: BoundJudge) -> tuple[JudgeInfo, JudgeErrorRates | None]:
         name=str(identity.get("name", "")),
         version=str(identity.get("version", "")),
         digest=str(identity.get("digest", "")),
-        data_digest=str(identity.get("data_digest", "")),
+        # An LLM judge's "data" is its model: the model identity digest stands there.
+        data_digest=str(identity.get("data_digest") or identity.get("model_digest", "")),
         calibration_digest=bound.calibration_digest,
         sensitivity=None if counted is None else counted.sensitivity,
         specificity=None if counted is None else counted.specificity,
         calibration="" if rates is None else f"{rates.source} ({bound.calibration_source})",
     )
     return info, counted
+
+
+def _llm_judges(judges: Mapping[str, BoundJudge]) -> list[LlmHarmJudge]:
+    found = {id(b.judge): b.judge for b in judges.values() if isinstance(b.judge, LlmHarmJudge)}
+    return list(found.values())
+
+
+async def open_judges(judges: Mapping[str, BoundJudge]) -> None:
+    """Identify every LLM judge and check its calibration's model digest."""
+    for judge in _llm_judges(judges):
+        await judge.open()
+
+
+async def judge_ahead(bound: BoundJudge, records: Sequence[UnitRecord], concurrency: int) -> None:
+    """Have an LLM judge label the answered responses a requirement counts."""
+    if isinstance(bound.judge, LlmHarmJudge):
+        pairs = [(prompt_of(r), text) for r in records if (text := response_of(r)) is not None]
+        await bound.judge.judge_pairs(pairs, concurrency=concurrency)
+
+
+async def close_judges(judges: Mapping[str, BoundJudge]) -> None:
+    for judge in _llm_judges(judges):
+        await judge.aclose()
