@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmcert.codeexec import CodeRunner
+from llmcert.codeexec import CodeRunner, task_job
 from llmcert.items import import_dataset
 from llmcert.items._blobs import get_blob
 from llmcert.sandbox import Outcome
@@ -29,8 +29,9 @@ def test_canonical_solutions_pass_and_empty_ones_fail(
     tests = [
         get_blob(it.metadata[key]) if key == "tests_plus" else it.metadata[key] for it in items
     ]
-    jobs = [(it.metadata["canonical"], t, 60.0) for it, t in zip(items, tests, strict=True)]
-    empty = [(it.metadata["prompt"], t, 60.0) for it, t in zip(items, tests, strict=True)]
+    pairs = list(zip(items, tests, strict=True))
+    jobs = [task_job(it.metadata, it.metadata["canonical"], t, 60.0) for it, t in pairs]
+    empty = [task_job(it.metadata, it.metadata["prompt"], t, 60.0) for it, t in pairs]
     results = runner.run_many(jobs + empty, workers=4)
     canonical, blank = results[: len(items)], results[len(items) :]
     failing = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from llmcert.codeexec import CodeRunner, CodeTestsScorer, ExecutionCache
+from llmcert.codeexec import CodeRunner, CodeTestsScorer, ExecutionCache, Job
 from llmcert.codeexec import _scorer as scorer_module
 from llmcert.items import Item
 from llmcert.models._types import Generation
@@ -44,12 +44,12 @@ def test_calibration_is_max_of_base_and_k_times_reference(runner: CodeRunner) ->
     slow = (
         "def inc(x):\n    s = 0\n    for i in range(3_000_000):\n        s += i\n    return x + 1\n"
     )
-    cal = runner.calibrate(slow, TESTS)
+    cal = runner.calibrate(Job(slow, TESTS))
     assert cal.reference_outcome == "passed"
     assert cal.t_reference is not None
     assert cal.t_reference > 0
     assert cal.cpu_limit == round(max(4.0, 4.0 * cal.t_reference), 3)
-    fast = runner.calibrate(PROGRAM, TESTS)
+    fast = runner.calibrate(Job(PROGRAM, TESTS))
     assert fast.cpu_limit == 4.0
 
 
