@@ -176,3 +176,19 @@ def test_exceptions_of_the_program_reach_the_tests_as_builtin_types(policy: Sand
     program = "def f(x):\n    if x < 0:\n        raise ValueError('negative')\n    return x\n"
     tests = "try:\n    f(-1)\nexcept ValueError as e:\n    assert 'negative' in str(e)\nelse:\n    raise AssertionError\n"
     assert execute(policy, program, tests, entry=("f",)).passed
+
+
+def test_regular_expression_matches_cross_as_true_values(policy: SandboxPolicy) -> None:
+    """MBPP's ``assert text_match(...)`` shape: a match is true, no match (None) is false."""
+    program = "import re\ndef f(s):\n    return re.search('ab+', s)\n"
+    tests = "m = f('xabbc')\nassert m and m.group(0) == 'abb' and m.span() == (1, 4)\nassert not f('xc')\n"
+    assert execute(policy, program, tests, entry=("f",)).passed
+
+
+def test_tests_get_their_own_copy_of_a_module_they_forgot_to_import(
+    policy: SandboxPolicy,
+) -> None:
+    """MBPP+/596's tests call ``sys.getsizeof`` relying on the program's ``import sys``."""
+    program = "import sys\ndef size(t):\n    return sys.getsizeof(t)\n"
+    tests = "assert size((1, 2)) == sys.getsizeof((1, 2))\n"
+    assert execute(policy, program, tests, entry=("size",)).passed

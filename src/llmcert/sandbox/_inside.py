@@ -15,13 +15,13 @@ the end and the program never broke the protocol. In the sandbox this process
 is the PID namespace's init, so the program's signals cannot kill or stop it.
 
 Usage: python -I -B _inside.py STATUS_FD PROGRAM_FD TESTS_FD LIMITS_JSON
-(TESTS_FD holds JSON: {"prelude": str, "tests": str, "entry": [names]}).
+(TESTS_FD holds JSON: {"prelude": str, "tests": str, "entry": [names], "reads": [the
+names the tests read, found by the parent with ast, which would slow every start-up here]}).
 """
 
-import ast
 import builtins
-import contextlib
 import errno
+import importlib
 import json
 import math
 import os
@@ -29,8 +29,8 @@ import resource
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not typing's: importing typing would cost every execution ~5 ms
 if TYPE_CHECKING:
     from llmcert.sandbox import _wire
 else:  # the harness's files sit side by side, in and out of the sandbox
@@ -87,7 +87,11 @@ def _serve(program_fd: int, requests: int, replies: int) -> None:
     while True:
         _flush()
         try:
-            _wire.send(replies, answer)
+            data = _wire.frame(answer)
+        except BaseException as exc:  # too large, or a hostile str() in the answer
+            data = _wire.frame({"raise": _exception(exc)})
+        try:
+            _wire.write(replies, data)
             message = _wire.receive(requests)
         except BaseException:
             os._exit(0)
@@ -117,13 +121,25 @@ def _exception(exc: BaseException) -> dict:  # type: ignore[type-arg]
         text = str(exc)[:300]
     except BaseException:  # a hostile __str__
         text = ""
-    return {"type": type(exc).__name__[:80], "message": text, "errno": getattr(exc, "errno", None)}
+    where, tb = "", exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "program.py":
+            where = f"program.py:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return {
+        "type": type(exc).__name__[:80],
+        "message": text,
+        "errno": getattr(exc, "errno", None),
+        "where": where,
+    }
 
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):
+        try:  # noqa: SIM105 (contextlib costs start-up time in every sandbox)
             stream.flush()
+        except BaseException:
+            pass
 
 
 # -- the trusted side --------------------------------------------------------------------------
@@ -193,8 +209,10 @@ class Program:
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.005)
-        with contextlib.suppress(ProcessLookupError):
+        try:  # noqa: SIM105
             os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         os.waitpid(self.pid, 0)
 
 
@@ -202,16 +220,21 @@ def _rebuilt(info: object) -> Exception:
     if not isinstance(info, dict):
         return ProgramError("the program raised an exception")
     name, message = str(info.get("type", ""))[:80], str(info.get("message", ""))[:300]
+    where = str(info.get("where") or "the program")[:40]
     cls = getattr(builtins, name, None)
+    rebuilt: Exception = ProgramError(f"{name}: {message}")
     if isinstance(cls, type) and issubclass(cls, Exception):
         code = info.get("errno")
-        try:
-            if issubclass(cls, OSError) and type(code) is int:
-                return cls(code, message)
-            return cls(message)
+        try:  # noqa: SIM105
+            rebuilt = (
+                cls(code, message)
+                if issubclass(cls, OSError) and type(code) is int
+                else cls(message)
+            )
         except BaseException:
             pass
-    return ProgramError(f"{name}: {message}")
+    rebuilt.add_note(f"raised in {where}")
+    return rebuilt
 
 
 class Remote:
@@ -279,14 +302,6 @@ def _handle_of(value: object) -> int:
     raise _wire.NotPlainData(f"a {type(value).__name__} is not plain data")
 
 
-def _names_read(source: str) -> set[str]:
-    return {
-        node.id
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-    }
-
-
 def _run_tests(program: Program, spec: dict) -> None:  # type: ignore[type-arg]
     """Prelude, then the proxies, then the tests, all in this process's own namespace."""
     first = program.receive()
@@ -300,8 +315,12 @@ def _run_tests(program: Program, spec: dict) -> None:  # type: ignore[type-arg]
         return  # a program on its own: it ran to the end
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     exec(compile(spec.get("prelude") or "", "prelude.py", "exec"), namespace)
-    wanted = (_names_read(tests) - set(namespace) - set(dir(builtins))) & set(map(str, offered))
-    for name in wanted | set(spec.get("entry") or ()):
+    free = set(map(str, spec.get("reads") or ())) - set(namespace) - set(dir(builtins))
+    for name in free - set(map(str, offered)) & sys.stdlib_module_names:
+        # tests that use a module the program imported (MBPP+/596: ``sys.getsizeof``) get
+        # their own copy of it, never the program's
+        namespace[name] = importlib.import_module(name)
+    for name in (free & set(map(str, offered))) | set(spec.get("entry") or ()):
         namespace[name] = Remote(program, {"g": name})
     exec(compile(tests, "tests.py", "exec"), namespace)
 
@@ -342,6 +361,9 @@ def _describe(exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
     except BaseException:
         text = type(exc).__name__
+    notes = getattr(exc, "__notes__", None)
+    if notes:  # an exception of the program, rebuilt here: say where it was raised
+        return f"{text} ({str(notes[-1])[:60]})"[:500]
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next

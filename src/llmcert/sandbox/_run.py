@@ -8,6 +8,7 @@ sandbox's PID namespace takes every process the program started with it
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -127,7 +128,9 @@ def execute(
     """
     digest = policy.digest()
     sandboxed = policy.isolation != "none"
-    spec = json.dumps({"prelude": prelude, "tests": tests, "entry": list(entry)}).encode()
+    spec = json.dumps(
+        {"prelude": prelude, "tests": tests, "entry": list(entry), "reads": names_read(tests)}
+    ).encode()
     status_r, status_w = os.pipe()
     # The write end belongs to _supervise, which closes it once the child holds it;
     # closing it twice could close another thread's descriptor of the same number.
@@ -161,6 +164,21 @@ def execute(
             [*argv, *tail], popen_kw, cwd, status_r, status_w, policy, digest, sandboxed
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@lru_cache(maxsize=256)
+def names_read(source: str) -> list[str]:
+    """Every name the tests load, anywhere: those the program defines become proxies of it."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []  # the harness compiles the tests and reports the error
+    found = {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+    return sorted(found)
 
 
 def _close(fd: int) -> None:
