@@ -92,3 +92,23 @@ def test_sandbox_failure_is_an_error_not_a_wrong_answer(runner: CodeRunner, monk
     monkeypatch.setattr(runner.sandbox, "policy", broken)
     score = scorer.score(_item(), Generation("```python\ndef inc(x):\n    return x + 2\n```"))
     assert score.status is ScoreStatus.ERROR
+
+
+def test_a_humaneval_answer_cannot_replace_the_prompts_helper(runner: CodeRunner) -> None:
+    """HumanEval/50: the tests call the prompt's ``encode_shift``; an answer that redefines it
+    (and makes ``decode_shift`` the identity) fails, because the prompt runs on the tests' side."""
+    from llmcert.items import import_dataset
+    from tests.conftest import SHARED_DATA
+
+    item = next(
+        it
+        for it in import_dataset("humaneval", SHARED_DATA / "humaneval", {})
+        if it.metadata["task_id"] == "HumanEval/50"
+    )
+    scorer = _scorer(runner)
+    forged = (
+        "```python\ndef encode_shift(s):\n    return s\n\ndef decode_shift(s):\n    return s\n```"
+    )
+    honest = "```python\n" + item.metadata["canonical"] + "```"
+    assert scorer.score(item, Generation(forged)).value == 0.0
+    assert scorer.score(item, Generation(honest)).value == 1.0
