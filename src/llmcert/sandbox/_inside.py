@@ -103,6 +103,8 @@ def _serve(program_fd: int, requests: int, replies: int) -> None:
 
 def _perform(message: dict, namespace: dict, objects: list) -> object:  # type: ignore[type-arg]
     target = message["target"]
+    if "g" in target and target["g"] not in namespace:
+        raise NameError(f"name {target['g']!r} is not defined by the program")
     obj = namespace[target["g"]] if "g" in target else objects[target["h"]]
     op = message["op"]
     if op == "getattr":
