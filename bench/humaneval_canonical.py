@@ -11,11 +11,12 @@ DATA_DIR holds HumanEval.jsonl.gz (or, with --plus, the HumanEval+ files).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import Counter
 from pathlib import Path
 
-from llmcert.codeexec import CodeRunner, ExecutionCache
+from llmcert.codeexec import CodeRunner, ExecutionCache, task_job
 from llmcert.items._blobs import get_blob
 from llmcert.items.importers import import_dataset
 from llmcert.sandbox import Sandbox
@@ -33,7 +34,8 @@ def main() -> None:
     jobs = []
     for it in items:
         tests = get_blob(it.metadata[key]) if args.plus else it.metadata[key]
-        jobs.append((it.metadata["canonical"], tests, 60.0))
+        jobs.append(task_job(it.metadata, it.metadata["canonical"], tests, 60.0))
+    load_before = os.getloadavg()
     start = time.perf_counter()
     results = runner.run_many(jobs, workers=args.workers)
     wall = time.perf_counter() - start
@@ -44,6 +46,7 @@ def main() -> None:
         f"{args.workers} workers: {wall:.2f} s wall, {cpu:.2f} s CPU inside the programs"
     )
     print(f"outcomes: {dict(outcomes)}")
+    print(f"load average {load_before} -> {os.getloadavg()}")
 
 
 if __name__ == "__main__":

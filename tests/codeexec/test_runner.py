@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from llmcert.codeexec import CodeRunner, CodeTestsScorer, ExecutionCache
+from llmcert.codeexec import CodeRunner, CodeTestsScorer, ExecutionCache, Job
 from llmcert.codeexec import _scorer as scorer_module
 from llmcert.items import Item
 from llmcert.models._types import Generation
@@ -44,12 +44,12 @@ def test_calibration_is_max_of_base_and_k_times_reference(runner: CodeRunner) ->
     slow = (
         "def inc(x):\n    s = 0\n    for i in range(3_000_000):\n        s += i\n    return x + 1\n"
     )
-    cal = runner.calibrate(slow, TESTS)
+    cal = runner.calibrate(Job(slow, TESTS))
     assert cal.reference_outcome == "passed"
     assert cal.t_reference is not None
     assert cal.t_reference > 0
     assert cal.cpu_limit == round(max(4.0, 4.0 * cal.t_reference), 3)
-    fast = runner.calibrate(PROGRAM, TESTS)
+    fast = runner.calibrate(Job(PROGRAM, TESTS))
     assert fast.cpu_limit == 4.0
 
 
@@ -92,3 +92,23 @@ def test_sandbox_failure_is_an_error_not_a_wrong_answer(runner: CodeRunner, monk
     monkeypatch.setattr(runner.sandbox, "policy", broken)
     score = scorer.score(_item(), Generation("```python\ndef inc(x):\n    return x + 2\n```"))
     assert score.status is ScoreStatus.ERROR
+
+
+def test_a_humaneval_answer_cannot_replace_the_prompts_helper(runner: CodeRunner) -> None:
+    """HumanEval/50: the tests call the prompt's ``encode_shift``; an answer that redefines it
+    (and makes ``decode_shift`` the identity) fails, because the prompt runs on the tests' side."""
+    from llmcert.items import import_dataset
+    from tests.conftest import SHARED_DATA
+
+    item = next(
+        it
+        for it in import_dataset("humaneval", SHARED_DATA / "humaneval", {})
+        if it.metadata["task_id"] == "HumanEval/50"
+    )
+    scorer = _scorer(runner)
+    forged = (
+        "```python\ndef encode_shift(s):\n    return s\n\ndef decode_shift(s):\n    return s\n```"
+    )
+    honest = "```python\n" + item.metadata["canonical"] + "```"
+    assert scorer.score(item, Generation(forged)).value == 0.0
+    assert scorer.score(item, Generation(honest)).value == 1.0

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from llmcert.codeexec import CodeRunner, ExecutionCache
+from llmcert.codeexec import CodeRunner, ExecutionCache, Job
 from llmcert.sandbox import Outcome, Sandbox
 
 WORK = "def f(n):\n    s = 0\n    for i in range(n):\n        s += i * i\n    return s\n"
@@ -62,7 +62,7 @@ def test_pass_at_1_does_not_change_on_a_slowed_machine() -> None:
     def fresh() -> CodeRunner:
         return CodeRunner(Sandbox(), cache=ExecutionCache(None), t_base=0.5, k=4)
 
-    cal = fresh().calibrate(WORK, TESTS)
+    cal = fresh().calibrate(Job(WORK, TESTS))
     assert cal.t_reference is not None
     limit = cal.cpu_limit
     normal = _run(fresh(), limit)

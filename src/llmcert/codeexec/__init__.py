@@ -5,7 +5,7 @@ from llmcert.codeexec._cache import ExecutionCache, execution_key
 from llmcert.codeexec._extract import PromptKind, extract_code
 from llmcert.codeexec._insecure import Finding, ScanResult, scan_programs
 from llmcert.codeexec._measures import code_estimate, insecure_estimate, is_code_metric
-from llmcert.codeexec._runner import T_BASE, Calibration, CodeRunner, K
+from llmcert.codeexec._runner import T_BASE, Calibration, CodeRunner, Job, K, task_job
 from llmcert.codeexec._scorer import CodeTestsScorer, shared_runner
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "CodeTestsScorer",
     "ExecutionCache",
     "Finding",
+    "Job",
     "K",
     "PromptKind",
     "ScanResult",
@@ -25,4 +26,5 @@ __all__ = [
     "is_code_metric",
     "scan_programs",
     "shared_runner",
+    "task_job",
 ]

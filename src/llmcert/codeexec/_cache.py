@@ -8,14 +8,30 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from llmcert._hashing import digest_json
 from llmcert.sandbox import Execution, Outcome, SandboxPolicy
 
 
-def execution_key(program: str, tests: str, policy: SandboxPolicy) -> str:
-    return digest_json({"program": program, "tests": tests, "policy": policy.digest()})
+def execution_key(
+    program: str,
+    tests: str,
+    policy: SandboxPolicy,
+    *,
+    prelude: str = "",
+    entry: Sequence[str] = (),
+) -> str:
+    return digest_json(
+        {
+            "program": program,
+            "tests": tests,
+            "prelude": prelude,
+            "entry": list(entry),
+            "policy": policy.digest(),
+        }
+    )
 
 
 class ExecutionCache:

@@ -15,7 +15,7 @@ import os
 from typing import Any, ClassVar
 
 from llmcert.codeexec._extract import PromptKind, extract_code
-from llmcert.codeexec._runner import T_BASE, CodeRunner, K
+from llmcert.codeexec._runner import T_BASE, CodeRunner, K, task_job
 from llmcert.errors import ScoringError
 from llmcert.items._blobs import get_blob
 from llmcert.items._item import Item
@@ -91,7 +91,7 @@ class CodeTestsScorer:
         }
         decided: Execution | None = None
         for which, tests in suites.items():
-            cal = self.runner.calibrate(str(meta.get("canonical", "")), tests)
+            cal = self.runner.calibrate(task_job(meta, str(meta.get("canonical", "")), tests))
             record[f"{which}_calibration"] = cal.to_dict()
             if cal.reference_outcome == Outcome.SANDBOX_FAILURE.value:
                 record[which] = Outcome.SANDBOX_FAILURE.value
@@ -103,7 +103,7 @@ class CodeTestsScorer:
                         ScoreStatus.UNSCORED, extracted=program, explanation=json.dumps(record)
                     )
                 continue
-            ex = self.runner.run(program, tests, cpu_seconds=cal.cpu_limit)
+            ex = self.runner.run_job(task_job(meta, program, tests, cal.cpu_limit))
             record[which] = ex.outcome.value
             record[f"{which}_cpu_seconds"] = ex.cpu_seconds
             if ex.outcome is not Outcome.PASSED:

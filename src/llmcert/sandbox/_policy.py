@@ -74,8 +74,10 @@ class SandboxPolicy(BaseModel):
 
     def digest(self) -> str:
         """Digest of everything that could change an execution's outcome."""
+        from llmcert.sandbox._run import harness_version
         from llmcert.sandbox._seccomp import SECCOMP_VERSION
 
         data = self.model_dump(mode="json")
         data["seccomp"] = SECCOMP_VERSION
+        data["harness"] = harness_version()
         return digest_json(data)

@@ -8,6 +8,8 @@ sandbox's PID namespace takes every process the program started with it
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 import os
 import selectors
@@ -16,7 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack, suppress
+from functools import lru_cache
 from pathlib import Path
 
 from llmcert.sandbox._outcome import Execution, Outcome
@@ -24,6 +28,16 @@ from llmcert.sandbox._policy import Limits, SandboxPolicy
 from llmcert.sandbox._seccomp import data_fd, seccomp_program
 
 _INSIDE = Path(__file__).with_name("_inside.py")
+#: The harness's files, bound read-only at /sandbox in every sandbox.
+HARNESS = (_INSIDE, Path(__file__).with_name("_wire.py"))
+
+
+@lru_cache(maxsize=1)
+def harness_version() -> str:
+    """Digest of the harness's files: part of the policy digest, so a new harness re-executes."""
+    return hashlib.sha256(b"".join(p.read_bytes() for p in HARNESS)).hexdigest()
+
+
 _ENV = {
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -72,6 +86,7 @@ def _bwrap_argv(policy: SandboxPolicy, fds: dict[str, int]) -> list[str]:
     if not str(prefix).startswith("/usr"):
         argv += ["--ro-bind", str(prefix), str(prefix)]
     argv += [
+        "--as-pid-1",  # the trusted harness is the PID namespace's init: the program cannot signal it
         "--dev",
         "/dev",
         "--size",
@@ -81,9 +96,8 @@ def _bwrap_argv(policy: SandboxPolicy, fds: dict[str, int]) -> list[str]:
         "--chdir",
         "/task",
     ]
-    for name in ("inside", "program", "tests"):
-        target = "/sandbox/_inside.py" if name == "inside" else f"/sandbox/{name}.py"
-        argv += ["--perms", "0444", "--ro-bind-data", str(fds[name]), target]
+    for part in HARNESS:
+        argv += ["--perms", "0444", "--ro-bind-data", str(fds[part.name]), f"/sandbox/{part.name}"]
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--seccomp", str(fds["seccomp"]), "--"]
     return argv
 
@@ -96,10 +110,27 @@ def _limits_json(limits: Limits) -> str:
     )
 
 
-def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
-    """Run ``program`` then ``tests`` in one namespace; never raises for what the code does."""
+def execute(
+    policy: SandboxPolicy,
+    program: str,
+    tests: str,
+    *,
+    prelude: str = "",
+    entry: Sequence[str] = (),
+) -> Execution:
+    """Run ``program`` in one process and ``tests`` in another; never raises for what the code does.
+
+    The tests run after ``prelude`` (trusted code of the task, such as helper
+    functions the tests call) and reach the program only through the names in
+    ``entry`` and the other names they read that the program defines, as calls
+    whose arguments and results cross as plain data (``_inside.py``). Without
+    tests, the program on its own passes when it runs to the end.
+    """
     digest = policy.digest()
     sandboxed = policy.isolation != "none"
+    spec = json.dumps(
+        {"prelude": prelude, "tests": tests, "entry": list(entry), "reads": names_read(tests)}
+    ).encode()
     status_r, status_w = os.pipe()
     # The write end belongs to _supervise, which closes it once the child holds it;
     # closing it twice could close another thread's descriptor of the same number.
@@ -107,25 +138,17 @@ def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
     with ExitStack() as stack:
         stack.callback(_close, status_r)
         stack.callback(lambda: None if handed else _close(status_w))
+        program_fd = stack.enter_context(data_fd(program.encode(), "program"))
+        tests_fd = stack.enter_context(data_fd(spec, "tests"))
+        fds = {"program": program_fd, "tests": tests_fd}
+        tail = [str(status_w), str(program_fd), str(tests_fd), _limits_json(policy.limits)]
         if sandboxed:
-            fds = {
-                "inside": stack.enter_context(data_fd(_INSIDE.read_bytes(), "inside")),
-                "program": stack.enter_context(data_fd(program.encode(), "program")),
-                "tests": stack.enter_context(data_fd(tests.encode(), "tests")),
-                "seccomp": stack.enter_context(
-                    data_fd(seccomp_program(deny_inet_sockets=policy.deny_inet_sockets), "seccomp")
-                ),
-            }
-            argv = [
-                *_bwrap_argv(policy, fds),
-                policy.python,
-                "-I",
-                "-B",
-                "/sandbox/_inside.py",
-                str(status_w),
-                "/sandbox",
-                _limits_json(policy.limits),
-            ]
+            for part in HARNESS:
+                fds[part.name] = stack.enter_context(data_fd(part.read_bytes(), part.stem))
+            fds["seccomp"] = stack.enter_context(
+                data_fd(seccomp_program(deny_inet_sockets=policy.deny_inet_sockets), "seccomp")
+            )
+            argv = [*_bwrap_argv(policy, fds), policy.python, "-I", "-B", "/sandbox/_inside.py"]
             drop = os.geteuid() == 0
             popen_kw: dict[str, object] = {"pass_fds": (status_w, *fds.values())}
             if drop:
@@ -133,22 +156,29 @@ def execute(policy: SandboxPolicy, program: str, tests: str) -> Execution:
             cwd = None
         else:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="llmcert-unsandboxed-"))
-            Path(folder, "program.py").write_text(program, encoding="utf-8")
-            Path(folder, "tests.py").write_text(tests, encoding="utf-8")
-            argv = [
-                policy.python,
-                "-I",
-                "-B",
-                str(_INSIDE),
-                str(status_w),
-                folder,
-                _limits_json(policy.limits),
-            ]
-            popen_kw = {"pass_fds": (status_w,)}
+            argv = [policy.python, "-I", "-B", str(_INSIDE)]
+            popen_kw = {"pass_fds": (status_w, program_fd, tests_fd)}
             cwd = folder
         handed = True
-        return _supervise(argv, popen_kw, cwd, status_r, status_w, policy, digest, sandboxed)
+        return _supervise(
+            [*argv, *tail], popen_kw, cwd, status_r, status_w, policy, digest, sandboxed
+        )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@lru_cache(maxsize=256)
+def names_read(source: str) -> list[str]:
+    """Every name the tests load, anywhere: those the program defines become proxies of it."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []  # the harness compiles the tests and reports the error
+    found = {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+    return sorted(found)
 
 
 def _close(fd: int) -> None:

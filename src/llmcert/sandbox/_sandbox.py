@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Sequence
 
 from llmcert.sandbox._layers import require_layers
 from llmcert.sandbox._outcome import Execution
@@ -43,10 +44,17 @@ class Sandbox:
         return self.policy.digest()
 
     def run(
-        self, program: str, tests: str = "", *, policy: SandboxPolicy | None = None
+        self,
+        program: str,
+        tests: str = "",
+        *,
+        policy: SandboxPolicy | None = None,
+        prelude: str = "",
+        entry: Sequence[str] = (),
     ) -> Execution:
-        """Run ``program`` then ``tests``; ``policy`` overrides limits for this call only."""
+        """Run ``program`` and, apart from it, ``tests`` (see :func:`execute`); ``policy``
+        overrides limits for this call only."""
         chosen = policy or self.policy
         if chosen.isolation != self.policy.isolation:
             raise ValueError("a call cannot change the sandbox's isolation")
-        return execute(chosen, program, tests)
+        return execute(chosen, program, tests, prelude=prelude, entry=entry)
