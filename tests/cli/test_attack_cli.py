@@ -7,7 +7,7 @@ from pathlib import Path
 
 from llmcert.testing import FakeOpenAIServer, ThreadedServer
 from tests.cli.test_eval_cli import EXIT_ERROR, llmcert
-from tests.services.test_attack import REFUSAL, TRIGGERS, write_bank
+from tests.services.attack.test_attack import REFUSAL, TRIGGERS, write_bank
 
 JUDGE = "llmcert.testing._harm_judge:MarkerHarmJudge"
 

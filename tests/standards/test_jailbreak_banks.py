@@ -114,7 +114,7 @@ def test_the_public_copies_import() -> None:
 
 
 def test_the_templates_run_as_l2_attacks_on_chinese_behaviours(tmp_path: Path) -> None:
-    from tests.services.test_attack import run, vulnerable
+    from tests.services.attack.test_attack import run, vulnerable
 
     folder = write_jailbench(tmp_path / "jb", TEMPLATES, SEEDS)
     from llmcert.testing import ThreadedServer

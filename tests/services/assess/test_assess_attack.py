@@ -13,7 +13,7 @@ from llmcert.errors import SpecError
 from llmcert.services.assess import AssessRequest, assess
 from llmcert.standards._catalog import load_standard
 from llmcert.testing import FakeOpenAIServer, FakeWhiteBoxModel, ThreadedServer
-from tests.services.test_attack import REFUSAL, TRIGGERS, write_bank
+from tests.services.attack.test_attack import REFUSAL, TRIGGERS, write_bank
 
 STANDARD = """\
 id: attack-trial

@@ -13,7 +13,7 @@ from llmcert.models import ModelRef, open_backend
 from llmcert.models.mock import MockBackend
 from llmcert.services.attack import AttackOutcome, AttackRequest, attack, check_request
 from llmcert.testing import FakeWhiteBoxModel, MarkerHarmJudge
-from tests.services.test_attack import write_bank
+from tests.services.attack.test_attack import write_bank
 
 
 def run(model: Any, tmp_path: Path, out: str = "out", **kw: Any) -> AttackOutcome:

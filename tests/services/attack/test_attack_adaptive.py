@@ -18,7 +18,7 @@ import pytest
 from llmcert.services.attack import AttackOutcome, AttackRequest, attack
 from llmcert.testing import FakeOpenAIServer, MarkerHarmJudge, ThreadedServer
 from tests.cli.test_eval_cli import cli_env
-from tests.services.test_attack import REFUSAL, TRIGGERS, write_bank
+from tests.services.attack.test_attack import REFUSAL, TRIGGERS, write_bank
 
 #: The fake attacker: a bland first prompt; after a refusal, the prompt the target falls for.
 ATTACKER_ANSWERS = {
