@@ -112,7 +112,7 @@ async def assess(
     for plan in plans:  # a missing dataset or a broken suite fails before any model call
         _preflight(plan, request, model)
 
-    from llmcert.services import _assess_judge as judging
+    from llmcert.services.assess import _judge as judging
     from llmcert.services.evaluate import _identify
 
     try:
