@@ -41,14 +41,17 @@ def content(resp: httpx.Response) -> str:
 
 
 def test_public_names_match_all() -> None:
-    from llmcert.testing import _harm_judge, _process
+    from llmcert.testing import _harm_judge, _process, _whitebox
 
-    process_names = {"ServerProcess", "fake_server_process"}
-    others = process_names | {"MarkerHarmJudge"}
-    assert set(llmcert.testing.__all__) == (set(fake_openai.__all__) - {"main"}) | others
+    homes = {
+        "ServerProcess": _process,
+        "fake_server_process": _process,
+        "MarkerHarmJudge": _harm_judge,
+        "FakeWhiteBoxModel": _whitebox,
+    }
+    assert set(llmcert.testing.__all__) == (set(fake_openai.__all__) - {"main"}) | set(homes)
     for name in llmcert.testing.__all__:
-        home = _process if name in process_names else fake_openai
-        home = _harm_judge if name == "MarkerHarmJudge" else home
+        home = homes.get(name, fake_openai)
         assert getattr(llmcert.testing, name) is getattr(home, name)
     with pytest.raises(AttributeError):
         _ = llmcert.testing.NoSuchThing
