@@ -22,15 +22,15 @@ import pytest
 from aiohttp import web
 
 from llmcert.models import LoglikelihoodRequest, ModelRef, open_backend
-from llmcert.models._openai_loglik import (
+from llmcert.models.llamacpp import LlamaCppBackend
+from llmcert.models.openai_compat import OpenAICompatBackend
+from llmcert.models.openai_compat._loglik import (
     EchoedTokens,
     LoglikelihoodRefused,
     continuation_start,
     echo_payload,
     sum_continuation,
 )
-from llmcert.models.llamacpp import LlamaCppBackend
-from llmcert.models.openai_compat import OpenAICompatBackend
 from llmcert.services.evaluate import EvalRequest, evaluate
 from tests.conftest import SHARED_DATA
 from tests.models.conftest import LlamaServer

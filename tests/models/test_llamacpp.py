@@ -27,11 +27,11 @@ from llmcert.models import (
     ModelRef,
     WhiteBoxBackend,
 )
-from llmcert.models._llamacpp_gguf import read_gguf_metadata
-from llmcert.models._llamacpp_loglik import log_softmax_at
-from llmcert.models._llamacpp_prefix import MAX_CHUNK, chunks, find_anchor
 from llmcert.models.embedded import embedded_model_path
 from llmcert.models.llamacpp import LlamaCppBackend
+from llmcert.models.llamacpp._gguf import read_gguf_metadata
+from llmcert.models.llamacpp._loglik import log_softmax_at
+from llmcert.models.llamacpp._prefix import MAX_CHUNK, chunks, find_anchor
 
 CONTEXT = (
     "Q: What happens to you if you eat watermelon seeds?\n"
@@ -416,7 +416,7 @@ def test_hardware_class_is_the_build_in_use(smollm2: LlamaCppBackend) -> None:
 def test_threads_default_to_physical_cores_and_follow_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmcert.models.llamacpp import THREADS_ENV, _physical_cores
+    from llmcert.models.llamacpp._host import THREADS_ENV, _physical_cores
 
     path = _write_gguf(tmp_path / "m.gguf", _sample_kv(None))
     monkeypatch.delenv(THREADS_ENV, raising=False)

@@ -16,14 +16,14 @@ import pytest
 
 from llmcert.errors import MalformedResponse, ModelRefError, ServerError
 from llmcert.models import GenerateRequest, GenerationSettings, LoglikelihoodRequest, ModelRef
-from llmcert.models._openai_loglik import (
+from llmcert.models.openai_compat import OpenAICompatBackend
+from llmcert.models.openai_compat._loglik import (
     ECHO_MAX_TOKENS,
     EchoedTokens,
     LoglikelihoodRefused,
     continuation_start,
     sum_continuation,
 )
-from llmcert.models.openai_compat import OpenAICompatBackend
 from llmcert.testing import FakeOpenAIServer
 from llmcert.testing._responses import token_logprob, tokenize
 
@@ -235,7 +235,7 @@ async def test_the_prompt_cache_switch_is_sent_where_the_family_has_one_and_reco
 
 
 async def test_llama_cpp_python_is_recognised_from_its_model_listing() -> None:
-    from llmcert.models._sampler import detect_family
+    from llmcert.models.openai_compat._sampler import detect_family
 
     listing = [{"id": "/m.gguf", "object": "model", "owned_by": "me", "permissions": []}]
     assert detect_family(listing) == "llama-cpp-python"

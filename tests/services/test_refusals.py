@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from llmcert.cli import app
 from llmcert.errors import SpecError
-from llmcert.models._openai_loglik import LoglikelihoodRefused
 from llmcert.models.llamacpp import LlamaCppBackend
+from llmcert.models.openai_compat._loglik import LoglikelihoodRefused
 from llmcert.services.evaluate import EvalRequest, evaluate
 from llmcert.testing import FakeOpenAIServer
 from tests.conftest import SHARED_DATA, write_suite

@@ -9,7 +9,7 @@ longest cached prompt prefix between calls, and a different batch layout gives
 slightly different logits (up to 0.2 nats on Gemma). Generations therefore
 decode each prompt in a layout that depends on that prompt alone, split where
 the final user message begins, and reuse only that first chunk (see
-``_llamacpp_prefix``); every log-likelihood is computed from an empty cache.
+``_prefix``); every log-likelihood is computed from an empty cache.
 """
 
 from __future__ import annotations
@@ -23,21 +23,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from llmcert._hashing import digest_bytes, digest_file, short
+from llmcert._hashing import digest_bytes, short
 from llmcert.errors import (
     IdentityChanged,
     ModelError,
     ModelRefError,
     RequestRejected,
 )
-from llmcert.models._llamacpp_gguf import (
-    GgufFormatError,
-    GgufMetadata,
-    has_gguf_magic,
-    read_gguf_metadata,
-)
-from llmcert.models._llamacpp_loglik import score_continuation, split_tokens
-from llmcert.models._llamacpp_prefix import AlignedPrefix
 from llmcert.models._ref import ModelRef
 from llmcert.models._system import EngineSystemInfo, loaded_libraries
 from llmcert.models._types import (
@@ -53,20 +45,24 @@ from llmcert.models.embedded import (
     embedded_expected_digest,
     embedded_model_path,
 )
-
-__all__ = [
-    "DEFAULT_N_CTX",
-    "DEFAULT_SEED",
-    "THREADS_ENV",
-    "LlamaCppBackend",
-    "default_threads",
-    "file_digest",
-]
+from llmcert.models.llamacpp._gguf import (
+    GgufFormatError,
+    GgufMetadata,
+    has_gguf_magic,
+    read_gguf_metadata,
+)
+from llmcert.models.llamacpp._host import (
+    StatKey,
+    default_threads,
+    file_digest,
+    positive,
+    stat_key,
+)
+from llmcert.models.llamacpp._loglik import score_continuation, split_tokens
+from llmcert.models.llamacpp._prefix import AlignedPrefix
 
 DEFAULT_N_CTX = 4096
 MIN_N_CTX = 256
-#: Environment variable overriding the thread count (a ``threads=`` reference wins).
-THREADS_ENV = "LLMCERT_THREADS"
 #: Seed used when a request names none, so that sampled runs are reproducible.
 DEFAULT_SEED = 0
 _INSTALL_HINT = EMBEDDED_INSTALL_HINTS["smollm2"]
@@ -74,67 +70,6 @@ _INSTALL_HINT = EMBEDDED_INSTALL_HINTS["smollm2"]
 # Sampler settings that are not part of GenerationSettings. top_k=0 and min_p=0
 # switch those filters off, so temperature/top_p mean what they mean elsewhere.
 SAMPLER_DEFAULTS: dict[str, float | int] = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}
-
-_StatKey = tuple[int, int, int]  # size, mtime_ns, inode
-_digest_cache: dict[tuple[str, int, int], str] = {}
-_digest_lock = threading.Lock()
-
-
-def _stat_key(path: Path) -> _StatKey:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns, st.st_ino
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a model file, remembered (in memory) for as long as size and mtime hold."""
-    size, mtime_ns, _ = _stat_key(path)
-    key = (str(path.resolve()), size, mtime_ns)
-    with _digest_lock:
-        cached = _digest_cache.get(key)
-    if cached is not None:
-        return cached
-    digest = digest_file(path)
-    with _digest_lock:
-        _digest_cache[key] = digest
-    return digest
-
-
-def _physical_cores() -> int:
-    """Physical cores this process may run on: one per set of hyper-thread siblings.
-
-    llama-cpp-python defaults to half the logical CPUs, which on a 2-core machine
-    without hyper-threading is one thread of two.
-    """
-    try:
-        allowed = os.sched_getaffinity(0)
-    except (AttributeError, OSError):
-        allowed = set(range(os.cpu_count() or 1))
-    cores: set[str] = set()
-    for cpu in allowed:
-        siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
-        try:
-            cores.add(siblings.read_text(encoding="ascii").strip())
-        except OSError:
-            cores.add(str(cpu))  # topology unknown: count the CPU itself
-    return max(1, len(cores))
-
-
-def _positive(name: str, value: str, source: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise ModelRefError(f"{name} must be a positive whole number, not {value!r} ({source})")
-    return number
-
-
-def default_threads() -> tuple[int, str]:
-    """The thread count without a ``threads=`` reference, and where it came from."""
-    value = os.environ.get(THREADS_ENV)
-    if value:
-        return _positive("threads", value, THREADS_ENV), THREADS_ENV
-    return _physical_cores(), "physical cores"
 
 
 def _engine_version(hint: str) -> str:
@@ -201,7 +136,7 @@ class LlamaCppBackend:
         self._llama_cpp: Any = None
         self._prefix: AlignedPrefix | None = None
         self._identity: ModelIdentity | None = None
-        self._stat: _StatKey | None = None
+        self._stat: StatKey | None = None
 
     @classmethod
     def from_ref(cls, ref: ModelRef) -> LlamaCppBackend:
@@ -214,11 +149,11 @@ class LlamaCppBackend:
             )
         options: dict[str, Any] = {}
         if "n_ctx" in ref.params:
-            options["n_ctx"] = _positive("n_ctx", ref.params["n_ctx"], str(ref))
+            options["n_ctx"] = positive("n_ctx", ref.params["n_ctx"], str(ref))
             if options["n_ctx"] < MIN_N_CTX:
                 raise ModelRefError(f"n_ctx must be at least {MIN_N_CTX}, not {options['n_ctx']}")
         if "threads" in ref.params:
-            options["n_threads"] = _positive("threads", ref.params["threads"], str(ref))
+            options["n_threads"] = positive("threads", ref.params["threads"], str(ref))
         if ref.scheme == "embedded":
             path = embedded_model_path(ref.target)
             return cls(path, ref=str(ref), embedded=ref.target, **options)
@@ -234,7 +169,7 @@ class LlamaCppBackend:
         return self._identity
 
     def _identify_sync(self) -> ModelIdentity:
-        stat = _stat_key(self.path)
+        stat = stat_key(self.path)
         digest = file_digest(self.path)
         if self.embedded is not None:
             expected = embedded_expected_digest(self.embedded)
@@ -291,7 +226,7 @@ class LlamaCppBackend:
         if self._identity is None or self._stat is None:
             return
         try:
-            stat = _stat_key(self.path)
+            stat = stat_key(self.path)
         except OSError as exc:
             raise IdentityChanged(f"model file {self.path} disappeared during the run") from exc
         if stat == self._stat:
@@ -320,7 +255,6 @@ class LlamaCppBackend:
 
     def system_info(self) -> EngineSystemInfo:
         """llama.cpp's own account of the kernels it runs here (the hardware class)."""
-        import os
 
         llama_cpp = _import_llama_cpp(self._install_hint())
         with self._lock:  # llama.cpp's report lives in one static buffer

@@ -8,7 +8,7 @@ decodes with none of them. To make both paths mean the same thing, the neutral
 value of every sampler stage the server family accepts is sent explicitly; what
 was sent, and whether the family is documented to take it, goes into the
 recorded conditions. Whether the server really did is checked by the greedy
-canary of the fingerprint (``openai_compat``).
+canary of the fingerprint (``_fingerprint``).
 
 The same goes for the prompt cache. A llama.cpp server decodes a prompt after
 the longest prefix it still holds from the previous request, and the logits of
@@ -17,7 +17,7 @@ so of ``cache_prompt``), so a value can depend on the requests before it.
 llama.cpp's own ``llama-server`` turns the reuse off per request with
 ``cache_prompt: false``; llama-cpp-python's server (0.3.x) has no such field and
 drops unknown ones, so it is sent but recorded as ignored. Whether a value
-really depends on the cache is measured by the probes (``_openai_cache``).
+really depends on the cache is measured by the probes (``_cache``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ The legacy completions API returns a prompt's log-probabilities with ``echo`` an
   server seen) with the one it gets when the same token is *echoed* as part of
   the prompt. A server that fails is refused for log-likelihoods, with the cause.
 * A server that reuses its cached prompt prefix may give the same text other
-  values after other requests (``_openai_cache``); the probe echoes its text in
+  values after other requests (``_cache``); the probe echoes its text in
   three cache states and refuses a server whose values move.
 """
 
@@ -26,7 +26,7 @@ from itertools import pairwise
 from typing import Any
 
 from llmcert.errors import MalformedResponse, RequestRejected
-from llmcert.models._openai_cache import (
+from llmcert.models.openai_compat._cache import (
     CACHE_TOLERANCE,
     CacheSpread,
     across_cache_states,

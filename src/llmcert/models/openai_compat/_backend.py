@@ -1,38 +1,34 @@
-"""OpenAI-compatible HTTP backend (vLLM, llama.cpp server, Ollama, TGI, commercial APIs).
+"""The OpenAI-compatible backend: one request becomes one HTTP call (``_http``).
 
-A thin translation layer: one request becomes one HTTP call through a shared
-aiohttp session; connection and HTTP failures are mapped onto
-:mod:`llmcert.errors` at this boundary so the engine can decide about retries.
-The API key is read from the environment and only ever sent as a header.
+Identification adds what no single response shows: the reported model, a
+behavioural fingerprint, and whether the server decodes greedily and
+independently of request order (``_fingerprint``, ``_cache``). Log-likelihoods
+are given only after the alignment probe passed (``_loglik``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import os
-import ssl
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
 from llmcert._hashing import digest_json
-from llmcert._version import __version__
-from llmcert.errors import (
-    AuthenticationError,
-    BackendUnavailable,
-    MalformedResponse,
-    ModelRefError,
-    ModelTimeout,
-    RateLimited,
-    RequestRejected,
-    ServerError,
+from llmcert.errors import MalformedResponse, ModelRefError, RequestRejected
+from llmcert.models._ref import ModelRef
+from llmcert.models._types import (
+    ChatMessage,
+    GenerateRequest,
+    Generation,
+    GenerationSettings,
+    LoglikelihoodRequest,
+    Loglikelihoods,
+    ModelIdentity,
 )
-from llmcert.models._openai_cache import across_cache_states
-from llmcert.models._openai_fingerprint import (
+from llmcert.models.openai_compat._cache import across_cache_states
+from llmcert.models.openai_compat._fingerprint import (
     CANARY_PROMPTS,
     GREEDY_CANARY,
     GREEDY_CANARY_TOKENS,
@@ -43,7 +39,8 @@ from llmcert.models._openai_fingerprint import (
     greedy_verdict,
     order_verdict,
 )
-from llmcert.models._openai_loglik import (
+from llmcert.models.openai_compat._http import Endpoint
+from llmcert.models.openai_compat._loglik import (
     AlignmentProbe,
     EchoedTokens,
     LoglikelihoodRefused,
@@ -52,104 +49,11 @@ from llmcert.models._openai_loglik import (
     probe_alignment,
     sum_continuation,
 )
-from llmcert.models._ref import ModelRef
-from llmcert.models._sampler import POLICIES, SamplerPolicy, detect_family
-from llmcert.models._types import (
-    ChatMessage,
-    GenerateRequest,
-    Generation,
-    GenerationSettings,
-    LoglikelihoodRequest,
-    Loglikelihoods,
-    ModelIdentity,
-)
+from llmcert.models.openai_compat._sampler import POLICIES, SamplerPolicy, detect_family
 
-__all__ = ["CANARY_PROMPTS", "DEFAULT_KEY_ENVS", "LoglikelihoodRefused", "OpenAICompatBackend"]
+__all__ = ["DEFAULT_KEY_ENVS", "OpenAICompatBackend"]
 
 DEFAULT_KEY_ENVS = ("LLMCERT_API_KEY", "OPENAI_API_KEY")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
-
-
-def _server_message(body: bytes) -> str:
-    try:
-        data = json.loads(body)
-        err = data.get("error") if isinstance(data, dict) else None
-        msg = err.get("message") if isinstance(err, dict) else err
-        if msg:
-            return str(msg)[:300]
-    except (ValueError, AttributeError):
-        pass
-    return body[:300].decode("utf-8", "replace")
-
-
-class _Connection:
-    """One aiohttp session per backend, created inside the running event loop.
-
-    aiohttp is used here, not httpx, for its cost per call: against a loopback
-    endpoint at 64 calls in flight it spends ~0.2 ms of CPU per request where
-    httpx's transport stack spends ~1.1 ms (bench/throughput.py, BENCHMARKS.md),
-    and the harness's CPU is what limits throughput at high concurrency.
-    """
-
-    def __init__(
-        self,
-        *,
-        timeout: float,
-        secure: bool,
-        resolver: aiohttp.abc.AbstractResolver | None = None,
-        max_response_bytes: int | None = None,
-    ) -> None:
-        self._timeout = timeout
-        self._secure = secure
-        self._resolver = resolver  # e.g. an egress policy's, which vets every address
-        self._max_response_bytes = max_response_bytes
-        self._session: aiohttp.ClientSession | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=0,  # concurrency is bounded by the engine, not here
-                ssl=ssl.create_default_context() if self._secure else False,
-                resolver=self._resolver,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=self._timeout, sock_connect=min(self._timeout, 10.0)
-                ),
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
-
-    async def send(
-        self, method: str, url: str, headers: dict[str, str], content: bytes | None
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        # Never redirected: the endpoint named is the only one a request (and its key) goes to.
-        async with self.session().request(
-            method, url, headers=headers, data=content, allow_redirects=False
-        ) as resp:
-            if self._max_response_bytes is None:
-                return resp.status, resp.headers, await resp.read()
-            body = await resp.content.read(self._max_response_bytes + 1)
-            while len(body) <= self._max_response_bytes and not resp.content.at_eof():
-                body += await resp.content.read(self._max_response_bytes + 1 - len(body))
-            if len(body) > self._max_response_bytes:
-                raise MalformedResponse(f"{url}: response exceeds {self._max_response_bytes} bytes")
-            return resp.status, resp.headers, body
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 class OpenAICompatBackend:
@@ -170,19 +74,17 @@ class OpenAICompatBackend:
         max_response_bytes: int | None = None,
         server: str | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.api = api
-        self.ref_text = ref_text or f"openai:{base_url}?model={model}"
-        self._headers = {"User-Agent": f"llmcert/{__version__}", "Content-Type": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        self._conn = _Connection(
+        self._http = Endpoint(
+            base_url,
+            api_key=api_key,
             timeout=timeout,
-            secure=self.base_url.startswith("https:"),
             resolver=resolver,
             max_response_bytes=max_response_bytes,
         )
+        self.base_url = self._http.base_url
+        self.model = model
+        self.api = api
+        self.ref_text = ref_text or f"openai:{base_url}?model={model}"
         self._server = server  # the family named in the reference, else detected
         self._listing: asyncio.Task[list[dict[str, Any]] | None] | None = None
         self._probe: AlignmentProbe | None = None
@@ -218,56 +120,10 @@ class OpenAICompatBackend:
         )
 
     async def aclose(self) -> None:
-        await self._conn.aclose()
-
-    async def _request(
-        self, method: str, path: str, payload: dict[str, Any] | None, key: str | None
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        headers = self._headers
-        if key:
-            headers = {**headers, "Idempotency-Key": key}
-        content = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else None
-        try:
-            return await self._conn.send(method, self.base_url + path, headers, content)
-        except TimeoutError as exc:  # aiohttp's timeouts derive from it
-            raise ModelTimeout(f"{self.base_url}{path}: no answer in time") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise BackendUnavailable(f"cannot reach {self.base_url}: {exc.os_error}") from exc
-        except aiohttp.ClientError as exc:
-            raise BackendUnavailable(
-                f"{self.base_url}{path}: connection failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        await self._http.aclose()
 
     async def _post(self, path: str, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
-        status, headers, body = await self._request("POST", path, payload, key)
-        return self._decode(status, headers, body, path)
-
-    def _decode(
-        self, status: int, headers: Mapping[str, str], body: bytes, path: str
-    ) -> dict[str, Any]:
-        where = f"{self.base_url}{path}"
-        if status >= 300:  # a redirect (never followed) is a refusal, not an answer
-            if status in (401, 403):
-                raise AuthenticationError(
-                    f"{where} refused the credentials (HTTP {status}): set the API key in "
-                    "LLMCERT_API_KEY (or the variable named by key_env=)",
-                    status=status,
-                )
-            if status == 429:
-                raise RateLimited(
-                    f"{where}: rate limited (HTTP 429)",
-                    retry_after=_retry_after(headers.get("retry-after")),
-                )
-            if status >= 500 or status in (408, 409):
-                raise ServerError(f"{where}: HTTP {status}: {_server_message(body)}", status=status)
-            raise RequestRejected(f"{where}: HTTP {status}: {_server_message(body)}", status=status)
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise MalformedResponse(f"{where}: response is not JSON") from exc
-        if not isinstance(data, dict):
-            raise MalformedResponse(f"{where}: response is not a JSON object")
-        return data
+        return await self._http.post(path, payload, key)
 
     async def sampler(self) -> SamplerPolicy:
         """The sampler parameters for this server's family (one ``/models`` call, shared)."""
@@ -398,10 +254,10 @@ class OpenAICompatBackend:
         return await asyncio.shield(self._listing)
 
     async def _fetch_models(self) -> list[dict[str, Any]] | None:
-        status, headers, body = await self._request("GET", "/models", None, None)
+        status, headers, body = await self._http.request("GET", "/models", None, None)
         if status == 404:
             return None  # some servers do not list models; identity rests on the fingerprint
-        data = self._decode(status, headers, body, "/models")
+        data = self._http.decode(status, headers, body, "/models")
         return [m for m in data.get("data", []) if isinstance(m, dict)]
 
     async def _reported_model(self) -> str | None:

@@ -8,7 +8,7 @@ did not ask for) picks another token somewhere in the pattern, so its
 "temperature 0" generations are not the greedy decode the results record.
 
 A second, longer canary is generated in three prompt-cache states
-(``_openai_cache``): a server whose greedy tokens or their log-probabilities
+(``_cache``): a server whose greedy tokens or their log-probabilities
 move with the requests before it gives generations that depend on request
 order, which no in-process run (and no rerun) reproduces.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmcert.models._openai_cache import token_spread
+from llmcert.models.openai_compat._cache import token_spread
 
 #: Fixed prompts whose temperature-0 answers fingerprint the served model.
 CANARY_PROMPTS = (
