@@ -21,8 +21,13 @@ from llmcert.certificates import (
 )
 from llmcert.models._types import ModelIdentity
 from llmcert.stats._decision import Verdict
-from llmcert.supplychain._sign_dsse import PAYLOAD_TYPE, open_envelope
-from llmcert.supplychain._sign_keys import PASSPHRASE_ENV, key_id, load_private_key, load_public_key
+from llmcert.supplychain.signing._dsse import PAYLOAD_TYPE, open_envelope
+from llmcert.supplychain.signing._keys import (
+    PASSPHRASE_ENV,
+    key_id,
+    load_private_key,
+    load_public_key,
+)
 from tests.certificates.conftest import (
     ASSESSMENT_DIGEST,
     NOW,

@@ -20,8 +20,8 @@ from llmcert.certificates import (
     write_certificate,
 )
 from llmcert.models._types import ModelIdentity
-from llmcert.supplychain._sign_dsse import PREDICATES, sign_envelope, statement
-from llmcert.supplychain._sign_keys import key_id, load_private_key
+from llmcert.supplychain.signing._dsse import PREDICATES, sign_envelope, statement
+from llmcert.supplychain.signing._keys import key_id, load_private_key
 from tests.certificates.conftest import NOW, Issue
 from tests.conftest import make_keypair
 

@@ -18,8 +18,6 @@ from llmcert.cli._errors import handle_errors
 from llmcert.cli._sign import sign_command, verify_command
 from llmcert.models.embedded import embedded_model_path
 from llmcert.supplychain import signing as signing_mod
-from llmcert.supplychain._sign_dsse import PREDICATES, pae, sign_envelope, statement
-from llmcert.supplychain._sign_keys import PASSPHRASE_ENV, load_private_key
 from llmcert.supplychain.bom import build_bom
 from llmcert.supplychain.signing import (
     SigningError,
@@ -28,6 +26,8 @@ from llmcert.supplychain.signing import (
     sign_model,
     verify_model,
 )
+from llmcert.supplychain.signing._dsse import PREDICATES, pae, sign_envelope, statement
+from llmcert.supplychain.signing._keys import PASSPHRASE_ENV, load_private_key
 from tests.conftest import make_keypair
 
 
@@ -280,15 +280,15 @@ def test_public_names_are_exported() -> None:
 def test_a_model_changing_between_the_two_reads_is_not_signed(
     model_dir: Path, keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmcert.supplychain import _sign_oms
+    from llmcert.supplychain.signing import _oms
 
-    real = _sign_oms.signed_digests
+    real = _oms.signed_digests
 
     def drifted(bundle: Path) -> dict[str, str]:
         digests = real(bundle)
         digests["config.json"] = "0" * 64
         return digests
 
-    monkeypatch.setattr(_sign_oms, "signed_digests", drifted)
+    monkeypatch.setattr(_oms, "signed_digests", drifted)
     with pytest.raises(SigningError, match="changed while it was being signed"):
         sign_model(model_dir, keys[0])

@@ -25,8 +25,8 @@ from llmcert.certificates._statement import (
     default_subject_name,
     utc_timestamp,
 )
-from llmcert.supplychain._sign_dsse import sign_envelope
-from llmcert.supplychain._sign_keys import key_id, load_private_key
+from llmcert.supplychain.signing._dsse import sign_envelope
+from llmcert.supplychain.signing._keys import key_id, load_private_key
 
 #: Longest validity accepted; renewal (re-assessment) is expected well before.
 MAX_VALIDITY_DAYS = 5 * 366

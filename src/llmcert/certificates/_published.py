@@ -30,8 +30,8 @@ REVOCATIONS_PREDICATE = "https://llmcert.dev/registry/revocations/v1"
 def _sign(
     subject: str, digest: str, predicate_type: str, predicate: dict[str, Any], key_path: Path
 ) -> dict[str, Any]:
-    from llmcert.supplychain._sign_dsse import sign_envelope, statement
-    from llmcert.supplychain._sign_keys import load_private_key
+    from llmcert.supplychain.signing._dsse import sign_envelope, statement
+    from llmcert.supplychain.signing._keys import load_private_key
 
     return sign_envelope(
         statement(subject, digest, predicate_type, predicate), load_private_key(key_path)
@@ -39,8 +39,8 @@ def _sign(
 
 
 def _open(envelope: Any, public_key_path: Path, predicate_type: str, what: str) -> dict[str, Any]:
-    from llmcert.supplychain._sign_dsse import open_envelope
-    from llmcert.supplychain._sign_keys import load_public_key
+    from llmcert.supplychain.signing._dsse import open_envelope
+    from llmcert.supplychain.signing._keys import load_public_key
 
     opened = open_envelope(envelope, load_public_key(public_key_path))
     if opened.statement is None:

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from llmcert.models._types import ModelIdentity
-from llmcert.supplychain._sign_dsse import STATEMENT_TYPE, statement
+from llmcert.supplychain.signing._dsse import STATEMENT_TYPE, statement
 
 CERTIFICATE_PREDICATE_TYPE = "https://llmcert.dev/certificate/v1"
 

@@ -26,9 +26,9 @@ from pydantic import ValidationError
 from llmcert._hashing import short
 from llmcert.certificates._errors import CertificateError
 from llmcert.certificates._statement import CertificatePredicate, format_timestamp, read_statement
-from llmcert.supplychain._sign_dsse import open_envelope
-from llmcert.supplychain._sign_keys import key_id, load_public_key
 from llmcert.supplychain.identity import digest_tree
+from llmcert.supplychain.signing._dsse import open_envelope
+from llmcert.supplychain.signing._keys import key_id, load_public_key
 
 #: A certificate is a few kilobytes; anything far larger is not one.
 MAX_CERTIFICATE_BYTES = 4 << 20

@@ -55,7 +55,7 @@ class SigningConfig:
 
     def check(self) -> str:
         """Load both keys and make sure they pair; returns the key id (fail at start, not at approval)."""
-        from llmcert.supplychain._sign_keys import key_id, load_private_key, load_public_key
+        from llmcert.supplychain.signing._keys import key_id, load_private_key, load_public_key
 
         private = load_private_key(self.private_key_path)
         public = load_public_key(self.public_key_path)

@@ -110,7 +110,7 @@ def test_certify_binds_the_attack_levels_and_budget(
     from llmcert.certificates import verify_certificate
     from llmcert.report import assessment_digest, load_assessment
     from llmcert.services.certify import ISSUER_PUBLIC_KEY_FILE, CertifyRequest, certify
-    from llmcert.supplychain._sign_keys import PASSPHRASE_ENV
+    from llmcert.supplychain.signing._keys import PASSPHRASE_ENV
 
     monkeypatch.setenv(PASSPHRASE_ENV, "attack trial passphrase")
     bank = write_bank(tmp_path / "bank.jsonl")

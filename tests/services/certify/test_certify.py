@@ -29,8 +29,8 @@ from llmcert.services.certify import (
     Decision,
     certify,
 )
-from llmcert.supplychain._sign_keys import PASSPHRASE_ENV, SigningError
 from llmcert.supplychain.identity import digest_tree
+from llmcert.supplychain.signing._keys import PASSPHRASE_ENV, SigningError
 from tests.conftest import make_keypair, write_suite
 from tests.services.assess.test_assess import ACCURACY, DOCUMENT, SIZE, echo_items, write_standard
 from tests.supplychain import corpus

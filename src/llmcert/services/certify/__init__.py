@@ -114,7 +114,7 @@ async def certify(
     from llmcert.services.certify._keys import issuer_key
     from llmcert.services.evaluate import _identify
     from llmcert.standards._catalog import load_standard
-    from llmcert.supplychain._sign_keys import load_private_key
+    from llmcert.supplychain.signing._keys import load_private_key
 
     _check_request(request)
     spec = load_standard(request.assess.standard)

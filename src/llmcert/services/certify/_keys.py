@@ -35,7 +35,7 @@ def _generate(private: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from llmcert.supplychain._sign_keys import passphrase_from_env
+    from llmcert.supplychain.signing._keys import passphrase_from_env
 
     passphrase = passphrase_from_env()
     encryption: serialization.KeySerializationEncryption = (
@@ -56,7 +56,7 @@ def _write_public(private: Path, public: Path) -> None:
     from cryptography.hazmat.primitives import serialization
 
     from llmcert._fileio import write_atomic
-    from llmcert.supplychain._sign_keys import load_private_key
+    from llmcert.supplychain.signing._keys import load_private_key
 
     key = load_private_key(private).public_key()
     pem = key.public_bytes(

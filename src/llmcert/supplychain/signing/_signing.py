@@ -1,18 +1,4 @@
-"""Signing a model and its evidence, and verifying both offline.
-
-``sign_model`` writes a signature folder (by default ``<model>.signature``
-beside the model) holding:
-
-* ``model.sig`` — an OpenSSF Model Signing bundle over every file (sha256);
-* ``identity.intoto.json`` — a DSSE-signed in-toto statement whose predicate is
-  the artefact identity manifest, so verification can *name* each file that was
-  added, removed or changed;
-* ``scan.intoto.json`` / ``bom.intoto.json`` — DSSE-signed statements carrying
-  the scan report and the AI-BOM, each with the model's root digest as subject.
-
-``verify_model`` checks all of them with one public key and returns every
-failure with its own kind and reason instead of stopping at the first.
-"""
+"""Writing a signature folder, and verifying every signature in it with one public key."""
 
 from __future__ import annotations
 
@@ -23,21 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from llmcert._fileio import write_json_atomic
-from llmcert.supplychain import _sign_oms
-from llmcert.supplychain._sign_dsse import (
-    PREDICATES,
-    open_envelope,
-    sign_envelope,
-    statement,
-    subject_digests,
-)
-from llmcert.supplychain._sign_keys import (
-    PASSPHRASE_ENV,
-    SigningError,
-    load_private_key,
-    load_public_key,
-    passphrase_from_env,
-)
 from llmcert.supplychain.identity import (
     DEFAULT_EXCLUDES,
     ArtefactError,
@@ -45,6 +16,21 @@ from llmcert.supplychain.identity import (
     TreeDigest,
     diff_manifests,
     digest_tree,
+)
+from llmcert.supplychain.signing import _oms
+from llmcert.supplychain.signing._dsse import (
+    PREDICATES,
+    open_envelope,
+    sign_envelope,
+    statement,
+    subject_digests,
+)
+from llmcert.supplychain.signing._keys import (
+    PASSPHRASE_ENV,
+    SigningError,
+    load_private_key,
+    load_public_key,
+    passphrase_from_env,
 )
 
 __all__ = [
@@ -163,8 +149,8 @@ def sign_model(
             )
     identity = ArtefactIdentity(name=model.absolute().name, tree=tree, excluded=excluded)
     out.mkdir(parents=True, exist_ok=True)
-    _sign_oms.sign(model, key_path, passphrase_from_env(), out / MODEL_SIG, excluded)
-    _same_files(tree, _sign_oms.signed_digests(out / MODEL_SIG))
+    _oms.sign(model, key_path, passphrase_from_env(), out / MODEL_SIG, excluded)
+    _same_files(tree, _oms.signed_digests(out / MODEL_SIG))
     written: dict[str, Path] = {}
     for kind, predicate in [("identity", identity.to_json()), *docs.items()]:
         stmt = statement(identity.name, tree.root, PREDICATES[kind], predicate)
@@ -321,7 +307,7 @@ def _check_model_signature(
     if not bundle.is_file():
         chk.fail("signature-missing", f"OpenSSF model signature missing: {bundle}")
         return
-    problem = _sign_oms.verify(model, pubkey, bundle, list(excluded))
+    problem = _oms.verify(model, pubkey, bundle, list(excluded))
     if problem is None:
         chk.verified.append("model-signature")
     elif not (problem[0] == "content-mismatch" and files_differ):  # already named file by file

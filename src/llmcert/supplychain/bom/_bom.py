@@ -1,11 +1,4 @@
-"""AI-BOM: a CycloneDX 1.6 ML-BOM describing a model artefact (AI-STR-03 "ML-BOM").
-
-The model is one ``machine-learning-model`` component carrying the SHA-256 of
-every file, its root digest, the licence, what its files say about it, and a
-``modelCard``. Scan reports and llmcert results are linked by their hash; their
-figures fill the card's quantitative analysis. Every BOM built here is checked
-against the official 1.6 schema before it is returned.
-"""
+"""Assembling the BOM: file digests, facts and card in one schema-checked document."""
 
 from __future__ import annotations
 
@@ -18,15 +11,15 @@ from typing import Any
 
 from llmcert._fileio import write_json_atomic
 from llmcert._version import __version__
-from llmcert.supplychain._bom_card import (
+from llmcert.supplychain.bom._card import (
     check_subject,
     document_sha256,
     evidence_reference,
     model_card,
     performance_metrics,
 )
-from llmcert.supplychain._bom_meta import ModelFacts, collect_facts
-from llmcert.supplychain._bom_schema import BomInvalid, schema_errors, spdx_ids, validate
+from llmcert.supplychain.bom._meta import ModelFacts, collect_facts
+from llmcert.supplychain.bom._schema import BomInvalid, schema_errors, spdx_ids, validate
 from llmcert.supplychain.identity import ArtefactIdentity, identify
 
 __all__ = [

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmcert.supplychain._sign_keys import key_id
+from llmcert.supplychain.signing._keys import key_id
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ec import (

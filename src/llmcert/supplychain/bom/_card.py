@@ -14,7 +14,7 @@ from typing import Any
 
 from llmcert._hashing import canonical_json
 from llmcert.errors import LlmcertError
-from llmcert.supplychain._bom_meta import ModelFacts
+from llmcert.supplychain.bom._meta import ModelFacts
 
 
 def document_sha256(doc: Mapping[str, Any]) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from llmcert.supplychain._sign_keys import SigningError
+from llmcert.supplychain.signing._keys import SigningError
 
 _INSTALL = "pip install model-signing pyopenssl"
 
