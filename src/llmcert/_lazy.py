@@ -15,13 +15,17 @@ from typing import Any
 def lazy_getattr(
     package: str, where: Mapping[str, str], namespace: dict[str, Any]
 ) -> Callable[[str], Any]:
-    """A module ``__getattr__`` loading ``name`` from ``package.where[name]`` once, then caching it."""
+    """A module ``__getattr__`` loading ``name`` from ``package.where[name]`` once, then caching it.
+
+    A dotted entry in ``where`` names a module outside the package by its full name.
+    """
 
     def __getattr__(name: str) -> Any:
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        full = module if "." in module else f"{package}.{module}"
+        value = getattr(importlib.import_module(full), name)
         namespace[name] = value
         return value
 

@@ -10,7 +10,8 @@ import llmcert.engine as engine
 def test_every_listed_name_resolves_from_its_module() -> None:
     assert set(engine.__all__) == set(engine._WHERE)
     for name in engine.__all__:
-        module = importlib.import_module(f"llmcert.engine.{engine._WHERE[name]}")
+        where = engine._WHERE[name]
+        module = importlib.import_module(where if "." in where else f"llmcert.engine.{where}")
         assert getattr(engine, name) is getattr(module, name)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import random
 import socket
 import time
@@ -219,6 +220,46 @@ async def test_identity_differs_for_another_policy_or_model() -> None:
     assert echo.fingerprint != reverse.fingerprint
     assert other.reported_model == "other"
     assert len({echo.digest, reverse.digest, other.digest}) == 3
+
+
+@pytest.mark.parametrize("api", ["chat", "completions"])
+async def test_identification_retries_each_call_so_a_first_failure_of_every_call_is_survived(
+    api: str,
+) -> None:
+    # Every distinct request of the identification (listing, canaries, probes) fails the
+    # first time it is sent. Retried as a whole, identification would fail on every attempt.
+    async with FakeOpenAIServer(policy="echo") as clean, connect(clean, api=api) as backend:
+        expected = await backend.identify()
+    async with FakeOpenAIServer(policy="echo") as srv, connect(srv, api=api) as b:
+        seen: set[str] = set()
+        failed: list[str] = []
+        send = b._http.request
+
+        async def first_fails(
+            method: str, path: str, payload: dict[str, Any] | None, key: str | None
+        ) -> Any:
+            call = f"{method} {path} {json.dumps(payload, sort_keys=True)}"
+            if call not in seen:
+                seen.add(call)
+                failed.append(call)
+                raise ServerError(f"injected failure of {path}", status=503)
+            return await send(method, path, payload, key)
+
+        b._http.request = first_fails  # type: ignore[method-assign]
+        identity = await b.identify()
+    assert len(failed) >= 6
+    assert identity.fingerprint == expected.fingerprint
+    assert identity.details == expected.details  # the checks read the same
+
+
+async def test_identification_of_a_dead_endpoint_fails_after_the_brief_retries() -> None:
+    async with FakeOpenAIServer(faults=["status:503:scope=all"]) as srv, connect(srv) as backend:
+        with pytest.raises(ServerError):
+            await backend.identify()
+        calls = len(srv.requests)
+    # Every call of the identification is tried three times, none more.
+    assert calls % 3 == 0
+    assert calls <= 3 * 16
 
 
 async def test_identify_a_model_the_server_does_not_list() -> None:

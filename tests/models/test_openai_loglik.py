@@ -150,8 +150,18 @@ async def test_a_probe_that_fails_in_transport_is_tried_again() -> None:
         FakeOpenAIServer(faults=["status:503:first=1"]) as srv,
         connect(srv, api="completions") as backend,
     ):
+        await backend.check_loglikelihood()  # one lost request: that call is retried
+        assert sum(r.fault is not None for r in srv.requests) == 1
+
+
+async def test_a_probe_that_fails_past_its_retries_is_not_kept() -> None:
+    async with (
+        FakeOpenAIServer(faults=["status:503"]) as srv,
+        connect(srv, api="completions") as backend,
+    ):
         with pytest.raises(ServerError, match="503"):
             await backend.check_loglikelihood()
+        srv.clear_faults()
         await backend.check_loglikelihood()  # the fault is gone; nothing was kept
 
 

@@ -93,8 +93,8 @@ async def test_transient_faults_end_ok_with_one_generation_per_unit(
     faults: list[str], tiny_suite: Path, tmp_path: Path
 ) -> None:
     clean = await baseline(tiny_suite, tmp_path / "clean")
-    # The faults hit the units' calls. Identification, several calls retried as a whole,
-    # is not what this test is about, and whichever call a counted fault hits is a race.
+    # The faults hit the units' calls. Identification (each call retried on its own) is not
+    # what this test is about, and whichever call a counted fault hits is a race.
     scoped = [f"{fault}:scope=unit" for fault in faults]
     async with FakeOpenAIServer(faults=scoped) as srv:
         outcome = await run(srv, tiny_suite, tmp_path / "out")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from llmcert._lazy import lazy_getattr as _lazy_getattr
 
 if TYPE_CHECKING:
+    from llmcert._retry import Outcome, RetryPolicy, call_with_retries
     from llmcert.engine._executor import (
         ExecutionStats,
         StartedCalls,
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
         output_to_dict,
     )
     from llmcert.engine._progress import NullProgress, ProgressSink, RichProgress
-    from llmcert.engine._retry import Outcome, RetryPolicy, call_with_retries
     from llmcert.engine._workunit import (
         PlannedRequest,
         RenderedPrompt,
@@ -51,9 +51,9 @@ _WHERE = {
     "NullProgress": "_progress",
     "ProgressSink": "_progress",
     "RichProgress": "_progress",
-    "Outcome": "_retry",
-    "RetryPolicy": "_retry",
-    "call_with_retries": "_retry",
+    "Outcome": "llmcert._retry",
+    "RetryPolicy": "llmcert._retry",
+    "call_with_retries": "llmcert._retry",
     "PlannedRequest": "_workunit",
     "RenderedPrompt": "_workunit",
     "WorkUnit": "_workunit",

@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from llmcert._retry import Outcome, RetryPolicy, call_with_retries
 from llmcert.engine._journal import Journal
 from llmcert.engine._progress import NullProgress, ProgressSink
-from llmcert.engine._retry import Outcome, RetryPolicy, call_with_retries
 from llmcert.engine._workunit import PlannedRequest, UnitRequest, WorkUnit
 from llmcert.errors import AuthenticationError, ModelError
 from llmcert.models._types import GenerateRequest, ModelBackend, ModelOutput

@@ -146,7 +146,11 @@ class ModelBackend(Protocol):
     supports_chat: bool
 
     async def identify(self) -> ModelIdentity:
-        """Establish identity before any work unit is keyed; may call the model."""
+        """Establish identity before any work unit is keyed; may call the model.
+
+        Called once per run: a backend whose identification makes calls that can
+        fail transiently retries each of them itself.
+        """
         ...
 
     async def generate(self, request: GenerateRequest) -> Generation: ...

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from llmcert.engine import (
     RetryPolicy,
     StartedCalls,
     WorkUnit,
-    call_with_retries,
     effective_concurrency,
     execute,
     plan_requests,
@@ -130,19 +128,11 @@ def check_compatible(prepared: Prepared, backend: ModelBackend) -> None:
         raise SpecError(f"this model backend gives no log-likelihoods, which {scorer.name} needs")
 
 
-#: The log-likelihood check is a first contact too: retried briefly, like identification.
-CHECK_RETRY = RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=1.0)
-
-
 async def check_ready(prepared: Prepared, backend: ModelBackend) -> None:
     """``check_compatible``, then the backend's own check of its log-likelihoods."""
     check_compatible(prepared, backend)
     if prepared.scorer.request_kind == "loglikelihood" and isinstance(backend, ChecksLoglikelihood):
-        outcome = await call_with_retries(
-            backend.check_loglikelihood, CHECK_RETRY, random.Random(prepared.suite.digest)
-        )
-        if outcome.error is not None:
-            raise outcome.error
+        await backend.check_loglikelihood()  # the backend retries each of its calls
 
 
 async def with_conditions(identity: ModelIdentity, backend: ModelBackend) -> ModelIdentity:

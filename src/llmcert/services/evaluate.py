@@ -12,33 +12,20 @@ are in flight (see ``_unit_finish``).
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from llmcert.engine import RetryPolicy, call_with_retries
+from llmcert.engine import RetryPolicy
 from llmcert.errors import SpecError
-from llmcert.models import ModelBackend, ModelIdentity, ModelRef, open_backend
+from llmcert.models import ModelBackend, ModelRef, open_backend
 from llmcert.services._request import EvalOutcome, EvalRequest
 from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
     from llmcert.engine import ProgressSink
     from llmcert.services._pipeline import Prepared
-
-#: Identification is the first contact with a model: fail fast on a dead endpoint.
-IDENTIFY_RETRY = RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=1.0)
-
-
-async def _identify(model: ModelBackend, seed: int) -> ModelIdentity:
-    outcome = await call_with_retries(model.identify, IDENTIFY_RETRY, random.Random(seed))
-    if outcome.error is not None:
-        raise outcome.error
-    assert outcome.value is not None
-    return outcome.value
-
 
 def _prepare(request: EvalRequest) -> Prepared:
     from llmcert.services import _pipeline
@@ -69,7 +56,7 @@ async def evaluate(
     ref = ModelRef.parse(request.model)  # a bad reference fails before anything is loaded
     model = backend if backend is not None else open_backend(ref)
     # Identification goes first: the first calls need its answer soon after they return.
-    identifying = asyncio.create_task(_identify(model, request.seed))
+    identifying = asyncio.create_task(model.identify())
     try:
         # A bad suite is reported at once, without waiting on the model.
         prepared = await asyncio.to_thread(_prepare, request)

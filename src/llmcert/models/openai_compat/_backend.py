@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
-from typing import Any
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import aiohttp
 
 from llmcert._hashing import digest_json
+from llmcert._retry import RetryPolicy, call_with_retries
 from llmcert.errors import MalformedResponse, ModelRefError, RequestRejected
 from llmcert.models._ref import ModelRef
 from llmcert.models._types import (
@@ -55,6 +57,13 @@ __all__ = ["DEFAULT_KEY_ENVS", "OpenAICompatBackend"]
 
 DEFAULT_KEY_ENVS = ("LLMCERT_API_KEY", "OPENAI_API_KEY")
 
+#: Identification and the probes are the first contact with an endpoint. Each of
+#: their calls is retried on its own, briefly: one lost request does not fail the
+#: run, and a dead endpoint still fails within seconds.
+FIRST_CONTACT_RETRY = RetryPolicy(max_attempts=3, base_delay=0.25, max_delay=1.0)
+
+T = TypeVar("T")
+
 
 class OpenAICompatBackend:
     supports_loglikelihood = True
@@ -91,6 +100,7 @@ class OpenAICompatBackend:
         self._probe_task: asyncio.Task[AlignmentProbe] | None = None
         self._greedy: str | None = None
         self._order: str | None = None
+        self._jitter = random.Random(self.ref_text)  # backoff jitter only
 
     @classmethod
     def from_ref(cls, ref: ModelRef) -> OpenAICompatBackend:
@@ -121,6 +131,13 @@ class OpenAICompatBackend:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def _retried(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One first-contact call, retried on its own (FIRST_CONTACT_RETRY)."""
+        outcome = await call_with_retries(call, FIRST_CONTACT_RETRY, self._jitter)
+        if outcome.error is not None:
+            raise outcome.error
+        return cast(T, outcome.value)
 
     async def _post(self, path: str, payload: dict[str, Any], key: str | None) -> dict[str, Any]:
         return await self._http.post(path, payload, key)
@@ -225,7 +242,7 @@ class OpenAICompatBackend:
 
     async def _run_probe(self) -> AlignmentProbe:
         async def post(payload: dict[str, Any]) -> dict[str, Any]:
-            return await self._post("/completions", payload, None)
+            return await self._retried(lambda: self._post("/completions", payload, None))
 
         try:
             extra = (await self.sampler()).request_fields()
@@ -250,7 +267,7 @@ class OpenAICompatBackend:
             and (self._listing.cancelled() or self._listing.exception() is not None)
         )
         if self._listing is None or stale:
-            self._listing = asyncio.ensure_future(self._fetch_models())
+            self._listing = asyncio.ensure_future(self._retried(self._fetch_models))
         return await asyncio.shield(self._listing)
 
     async def _fetch_models(self) -> list[dict[str, Any]] | None:
@@ -282,10 +299,10 @@ class OpenAICompatBackend:
         chat = self.api == "chat"
         extra = {"logprobs": True, "top_logprobs": 1} if chat else {"logprobs": 1}
         try:
-            data, _ = await self._generate_raw(request, extra)
+            data, _ = await self._retried(lambda: self._generate_raw(request, extra))
         except RequestRejected as exc:  # a server without log-probabilities on generations
             self._greedy = greedy_verdict(None, f"log-probabilities refused ({exc})")
-            return (await self.generate(request)).text
+            return (await self._retried(lambda: self.generate(request))).text
         steps = chosen_and_top(data, chat=chat)
         self._greedy = greedy_verdict(steps, "the server returned no log-probabilities")
         return self._parse_generation(data, chat=chat).text
@@ -303,21 +320,21 @@ class OpenAICompatBackend:
         extra = {"logprobs": True, "top_logprobs": 1} if chat else {"logprobs": 1}
 
         async def prime(prompt: str) -> None:
-            await self.generate(self._canary(prompt, 1))
+            await self._retried(lambda: self.generate(self._canary(prompt, 1)))
 
         async def measure() -> tuple[str, list[float] | None]:
             request = self._canary(ORDER_CANARY, ORDER_CANARY_TOKENS)
             try:
-                data, _ = await self._generate_raw(request, extra)
+                data, _ = await self._retried(lambda: self._generate_raw(request, extra))
             except RequestRejected:  # no log-probabilities on generations: the text alone
-                return (await self.generate(request)).text, None
+                return (await self._retried(lambda: self.generate(request))).text, None
             return self._parse_generation(data, chat=chat).text, chosen_logprobs(data, chat=chat)
 
         runs = await across_cache_states(ORDER_CANARY, prime, measure)
         self._order = order_verdict(runs)
 
     async def _canary_text(self, prompt: str) -> str:
-        return (await self.generate(self._canary(prompt, 16))).text
+        return (await self._retried(lambda: self.generate(self._canary(prompt, 16)))).text
 
     async def conditions(self) -> dict[str, str]:
         """What this backend sends and found, for the recorded conditions (one place)."""

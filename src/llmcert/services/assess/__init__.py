@@ -113,11 +113,10 @@ async def assess(
         _preflight(plan, request, model)
 
     from llmcert.services.assess import _judge as judging
-    from llmcert.services.evaluate import _identify
 
     try:
         await judging.open_judges(judges)  # a judge bound to another calibration fails here
-        identity = await _identify(model, request.seed)
+        identity = await model.identify()
         assessment_id = short(
             digest_json(
                 {

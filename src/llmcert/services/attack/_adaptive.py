@@ -328,7 +328,6 @@ async def run_adaptive(
     from llmcert.attacks import behaviour_language
     from llmcert.models._types import GenerationSettings
     from llmcert.services.attack._adaptive import AdaptiveRunner, Party
-    from llmcert.services.evaluate import _identify
 
     attacker: Party | None = None
     opened: ModelBackend | None = None
@@ -337,7 +336,7 @@ async def run_adaptive(
             backend = attacker_backend
             if backend is None:
                 backend = opened = open_backend(ModelRef.parse(request.attacker))
-            identity = await _identify(backend, request.seed)
+            identity = await backend.identify()
             attacker_settings = GenerationSettings(max_tokens=256, temperature=0.0)
             attacker = Party(backend, identity.digest, attacker_settings)
         runner = AdaptiveRunner(

@@ -198,7 +198,6 @@ async def attack(
     from llmcert.attacks import key_cases
     from llmcert.engine import Journal, execute
     from llmcert.models._types import GenerationSettings
-    from llmcert.services.evaluate import _identify
 
     t0 = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -207,7 +206,7 @@ async def attack(
     ref = ModelRef.parse(request.model)
     opened = backend if backend is not None else open_backend(ref)
     model = Capture(opened)
-    identifying = asyncio.create_task(_identify(model, request.seed))
+    identifying = asyncio.create_task(model.identify())
     warming: asyncio.Task[None] | None = None
     try:
         prepared = await asyncio.to_thread(_prepare, request, attacks, adaptive)

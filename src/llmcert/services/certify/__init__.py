@@ -112,7 +112,6 @@ async def certify(
     """Certify a model against a standard, or record precisely why not."""
     from llmcert.registry import open_registry
     from llmcert.services.certify._keys import issuer_key
-    from llmcert.services.evaluate import _identify
     from llmcert.standards._catalog import load_standard
     from llmcert.supplychain.signing._keys import load_private_key
 
@@ -127,7 +126,7 @@ async def certify(
             backend if backend is not None else open_backend(ModelRef.parse(request.assess.model))
         )
         try:
-            identity = await _identify(model, request.assess.seed)
+            identity = await model.identify()
             check = await asyncio.to_thread(scan_model, identity, request.scan_fail_on)
             outcome = None
             if not check.blocks:

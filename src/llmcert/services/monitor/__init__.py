@@ -203,11 +203,10 @@ async def _check_model(
     moment: datetime,
 ) -> list[MonitorFinding]:
     from llmcert.services.assess import AssessRequest, assess
-    from llmcert.services.evaluate import _identify
 
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
     try:
-        identity = await _identify(backend, seed)
+        identity = await backend.identify()
     except LlmcertError as exc:
         return [ctx.finding("identity", "error", f"the model could not be identified: {exc}")]
     old, new = ctx.certificate.model_digest, identity.digest
