@@ -24,6 +24,7 @@ from llmcert.perf._workload import WorkRequest
 clock = time.monotonic
 #: Response headers in which the fake server stamps arrival and first token (ns).
 _ARRIVED, _FIRST = "x-fake-arrived-ns", "x-fake-first-token-ns"
+_STAMP = "x-fake-arrival-stamp"
 
 
 class Target(Protocol):
@@ -69,6 +70,7 @@ class OpenAIStreamTarget:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._client: WireClient | None = None
+        self._receive_stamp = "read"
 
     @classmethod
     def from_ref(cls, ref: Any) -> OpenAIStreamTarget:
@@ -115,9 +117,10 @@ class OpenAIStreamTarget:
         buffer = b""
         done = False
 
-        def on_body(chunk: bytes, now: float) -> str | None:
-            # Split what has arrived into events here; every event in one read shares the
-            # read's arrival time (which is when the client could first see it).
+        def on_body(chunk: bytes, first: float, last: float) -> str | None:
+            # Split what has arrived into events here. The first event this read completes
+            # arrived with the read's oldest bytes; a later one in the same read arrived at
+            # latest with its newest, which is the time it gets (never an early one).
             nonlocal buffer, done
             buffer += chunk
             if b"\r" in buffer:
@@ -125,11 +128,13 @@ class OpenAIStreamTarget:
             if b"\n\n" not in buffer:
                 return None
             *events, buffer = buffer.split(b"\n\n")
+            now = first - t0
             for event in events:
-                outcome = self._event(event, trace, now - t0)
+                outcome = self._event(event, trace, now)
                 if outcome:
                     return outcome
                 done = done or outcome == ""
+                now = last - t0
             return None
 
         trace.sent = clock() - t0
@@ -139,6 +144,7 @@ class OpenAIStreamTarget:
             trace.error = f"cannot reach {self.base_url}: {exc}"
             return
         trace.http_status = resp.status or None
+        trace.first_read_wait = resp.first_read_wait
         _server_stamps(resp.headers, trace, t0)
         if resp.stopped_by_reader:
             trace.error = resp.failure
@@ -208,8 +214,15 @@ class OpenAIStreamTarget:
             trace.token_source = "usage"
         return None
 
+    @property
+    def receive_stamp(self) -> str:
+        """How token arrivals were timed: ``kernel`` (when the bytes reached the client's
+        socket) or ``read`` (when the client read them, its own wake-up included)."""
+        return self._receive_stamp if self._client is None else self._client.receive_stamp
+
     async def aclose(self) -> None:
         if self._client is not None:
+            self._receive_stamp = self._client.receive_stamp
             self._client.close()
             self._client = None
 
@@ -248,6 +261,7 @@ def _server_stamps(headers: dict[str, str], trace: RequestTrace, t0: float) -> N
     if arrived and first and arrived.isdigit() and first.isdigit():
         trace.server_arrived = int(arrived) / 1e9 - t0
         trace.server_first_token = int(first) / 1e9 - t0
+        trace.server_arrival_stamp = headers.get(_STAMP)
 
 
 def _message(text: str) -> str:

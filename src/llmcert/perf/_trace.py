@@ -44,6 +44,13 @@ class RequestTrace:
     #: monotonic clock as the run: when the request arrived and when its first token left.
     server_arrived: float | None = None
     server_first_token: float | None = None
+    #: How the server stamped the arrival: ``kernel`` (when the request reached its
+    #: socket) or ``read`` (when it read it, its own wake-up included).
+    server_arrival_stamp: str | None = None
+    #: Seconds the first streamed bytes waited in the client's kernel before it read
+    #: them (None where the kernel gives no receive stamp). Token times are the kernel's
+    #: stamps, so this wait is not in them; it is kept to show the client's wake-up.
+    first_read_wait: float | None = None
 
     @property
     def lag(self) -> float | None:
@@ -95,3 +102,13 @@ class RequestTrace:
         out = asdict(self)
         out["token_times"] = [round(t, 6) for t in self.token_times]
         return out
+
+
+def receive_stamp(traces: list[RequestTrace]) -> str | None:
+    """How the client timed token arrivals over these traces: ``kernel`` (the kernel's
+    receive stamp, every read), ``read`` (the client's read time), ``mixed``, or None
+    when no request got a streamed answer."""
+    kinds = {t.first_read_wait is not None for t in traces if t.token_times}
+    if not kinds:
+        return None
+    return "mixed" if len(kinds) == 2 else ("kernel" if True in kinds else "read")
