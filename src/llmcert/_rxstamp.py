@@ -9,7 +9,10 @@ and newest bytes reached the socket (``rx_first``, ``rx_time``) and how long the
 waited for the reader (``rx_wait``).
 
 A TCP read reports the stamp of the newest segment it consumed; a one-byte peek just
-before it reports the oldest's. The stamps are on ``CLOCK_REALTIME``; their ages are
+before it reports the oldest's. While segments wait, the kernel may merge a newer one
+into an older one, and the merged segment carries the newer stamp: a stamp is when the
+newest bytes of its segment arrived, so it can be late by what joined them, never early,
+and never later than the read. The stamps are on ``CLOCK_REALTIME``; their ages are
 measured on that same clock (now minus stamp) and taken off the caller's clock's now,
 so no clock offset enters. Where the kernel gives no stamp (not Linux, or an
 architecture whose option number is not known here) both are the read's own time and
@@ -51,6 +54,20 @@ _LOW_WATER = 16 * 1024
 
 Clock = Callable[[], float]
 OnConnect = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
+
+
+def stamping_keeper() -> socket.socket | None:
+    """A socket that asks for receive stamps, to hold for a client's life.
+
+    The kernel turns stamping on for the whole host lazily (from a work queue) when the
+    first socket asks, and off when the last one closes; bytes that arrive in between
+    carry no stamp. Holding one such socket from before the first connection keeps it on.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if not enable_rx_stamps(sock):
+        sock.close()
+        return None
+    return sock
 
 
 def enable_rx_stamps(sock: socket.socket) -> bool:
@@ -97,6 +114,9 @@ class StampedTransport(asyncio.Transport):
         self.rx_time = 0.0
         #: How long the oldest had waited there for the reader, in seconds (0 unstamped).
         self.rx_wait = 0.0
+        #: Whether the latest read carried the kernel's stamps (data that arrived before
+        #: the kernel turned stamping on carries none).
+        self.rx_stamped = False
         self._buffer = bytearray()
         self._closing = False
         self._reading = False
@@ -129,6 +149,7 @@ class StampedTransport(asyncio.Transport):
             return
         last_ns = _stamp_ns(ancdata) if first_ns is not None else None
         now, real_ns = self._clock(), time.time_ns()
+        self.rx_stamped = first_ns is not None and last_ns is not None
         if first_ns is None or last_ns is None:
             self.rx_first = self.rx_time = now
             self.rx_wait = 0.0
@@ -333,6 +354,9 @@ async def start_stamped_server(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Asked on the listener, stamping is on (host-wide) before the first connection,
+        # and each accepted socket inherits the option.
+        enable_rx_stamps(sock)
         sock.bind((host, port))
         sock.listen(backlog)
     except BaseException:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from llmcert._rxstamp import StampedTransport, open_stamped
+from llmcert._rxstamp import StampedTransport, open_stamped, stamping_keeper
 
 #: Reads ``(data, first, last)`` as they arrive: the bytes of one read, when its oldest
 #: and its newest bytes reached the socket (one time without kernel stamps); returns an
@@ -46,7 +46,8 @@ class Response:
     #: True when the failure came from ``on_body`` (the stream's content, not the network).
     stopped_by_reader: bool = False
     #: Seconds the first streamed bytes waited in the kernel before the client read them
-    #: (None without kernel stamps): the client's wake-up, left out of its timings.
+    #: (None when that read carried no kernel stamp, and was timed at the read itself):
+    #: the client's wake-up, left out of its timings.
     first_read_wait: float | None = None
 
 
@@ -83,7 +84,8 @@ class _Exchange(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         stamped = self._stamped
         if stamped is not None:
-            self._first, self._now, self._wait = stamped.rx_first, stamped.rx_time, stamped.rx_wait
+            self._first, self._now = stamped.rx_first, stamped.rx_time
+            self._wait = stamped.rx_wait if stamped.rx_stamped else None
         else:
             self._first = self._now = self._clock()
         if self._done is None:  # bytes nobody asked for: the connection is not reusable
@@ -194,6 +196,7 @@ class WireClient:
         self._clock = clock
         self._idle: list[_Exchange] = []
         self._stamps: set[bool] = set()
+        self._keeper = stamping_keeper() if self._ssl is None else None
 
     @property
     def receive_stamp(self) -> str:
@@ -247,3 +250,6 @@ class WireClient:
             conn.release()
             conn._close()
         self._idle.clear()
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None

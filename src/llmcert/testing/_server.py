@@ -213,7 +213,7 @@ class FakeOpenAIServer(RequestLog):
             # server's own work on it: a burst of requests is answered on time. Arrival is
             # when the request's bytes reached the socket (the kernel's stamp): this
             # process's wake-up is its own delay, not the client's.
-            arrived = _arrival(writer, loop)
+            arrived, kernel_arrival = _arrival(writer, loop), _kernel_stamped(writer)
             head = parse_head(raw)
             if head is None:
                 await _send(writer, _client_error(400, "malformed HTTP request"), False)
@@ -239,7 +239,7 @@ class FakeOpenAIServer(RequestLog):
             keep_alive = head.keep_alive and not reply.close
             if reply.stream is not None:
                 if not await send_stream(
-                    writer, reply.stream, arrived + delay, keep_alive, arrived
+                    writer, reply.stream, arrived + delay, keep_alive, arrived, kernel_arrival
                 ):
                     return  # injected cut: hang up mid-stream
                 if not keep_alive:
@@ -433,3 +433,7 @@ def _arrival(writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop) -> f
     """Loop time at which the latest read's bytes reached the socket (or of that read)."""
     stamp = getattr(writer.transport, "rx_first", 0.0)
     return stamp if stamp > 0 else loop.time()
+
+
+def _kernel_stamped(writer: asyncio.StreamWriter) -> bool:
+    return bool(getattr(writer.transport, "rx_stamped", False))

@@ -126,12 +126,14 @@ async def send_stream(
     start: float,
     keep_alive: bool,
     arrived: float | None = None,
+    kernel_arrival: bool = False,
 ) -> bool:
     """Write the events on their schedule from ``start`` (loop time of the first token).
 
     The response head leaves with the first token, stamped with the request's arrival
-    (``arrived``, loop time) and the moment of that write, so a client can subtract the
-    server's own share from the TTFT it measures. Returns False when the stream was cut,
+    (``arrived``, loop time; ``kernel_arrival`` when that is the kernel's receive stamp)
+    and the moment of that write, so a client can subtract the server's own share from
+    the TTFT it measures. Returns False when the stream was cut,
     so the caller closes the connection.
     """
     loop = asyncio.get_running_loop()
@@ -153,8 +155,7 @@ async def send_stream(
             return False  # the client hung up (its deadline passed): stop writing
         if head is not None:
             arrived_ns = None if arrived is None else int(arrived * 1e9)
-            kernel = getattr(writer.transport, "kernel_stamps", False)
-            writer.write(stream_head(keep_alive, arrived_ns, kernel) + _chunk(event))
+            writer.write(stream_head(keep_alive, arrived_ns, kernel_arrival) + _chunk(event))
             head = None
         else:
             writer.write(_chunk(event))
