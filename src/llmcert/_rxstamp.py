@@ -119,6 +119,7 @@ class StampedTransport(asyncio.Transport):
         self.rx_stamped = False
         self._buffer = bytearray()
         self._closing = False
+        self._eof = False
         self._reading = False
         self._paused_writing = False
         self._lost = False
@@ -163,7 +164,10 @@ class StampedTransport(asyncio.Transport):
             if not self._protocol.eof_received():
                 self.close()
             return
-        self._protocol.data_received(data)
+        try:
+            self._protocol.data_received(data)
+        except Exception as exc:  # as asyncio's transports do: the connection cannot go on
+            self._force_close(exc)
 
     def pause_reading(self) -> None:
         if self._reading:
@@ -181,7 +185,7 @@ class StampedTransport(asyncio.Transport):
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self._closing or not data:
+        if self._closing or self._eof or not data:
             return
         if not self._buffer:
             try:
@@ -216,11 +220,14 @@ class StampedTransport(asyncio.Transport):
             self._loop.remove_writer(self._fd)
             if self._closing:
                 self._connection_lost(None)
+            elif self._eof:
+                self._sock.shutdown(socket.SHUT_WR)
 
     def can_write_eof(self) -> bool:
         return True
 
     def write_eof(self) -> None:
+        self._eof = True
         if not self._buffer:
             self._sock.shutdown(socket.SHUT_WR)
 

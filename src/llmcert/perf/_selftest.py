@@ -79,8 +79,8 @@ class SelfTest(BaseModel):
             f"added TTFT p50 {_ms(self.ttft_overhead_p50_ms)}, "
             f"p99 {_ms(self.ttft_overhead_p99_ms)} (server's own p99 "
             f"{_ms(self.server_ttft_p99_ms)}, left out); schedule lag p99 {_ms(self.lag_p99_ms)}"
-            f"; arrivals stamped by {self.receive_stamp or 'n/a'} (client), "
-            f"{self.server_arrival_stamp or 'n/a'} (server){wait}{ramp}"
+            f"; arrival stamps: client {self.receive_stamp or 'n/a'}, "
+            f"server {self.server_arrival_stamp or 'n/a'}{wait}{ramp}"
         )
 
 
