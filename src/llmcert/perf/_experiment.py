@@ -55,7 +55,8 @@ class PerfResult(BaseModel):
     selftest: SelfTest | None
     #: How token arrivals were timed: ``kernel`` (when the bytes reached the client's
     #: socket, SO_TIMESTAMPNS), ``read`` (when the client read them, its wake-up
-    #: included: TLS, or no kernel stamps), ``mixed``; None when nothing streamed.
+    #: included: TLS, or no kernel stamps), ``mixed``; ``in-process`` for a target that
+    #: times tokens as it generates them (no socket); None when nothing streamed.
     receive_stamp: str | None = None
     reliable: bool
     reliability_notes: list[str]
@@ -106,6 +107,8 @@ async def run_experiment(
         "started_at": datetime.now(UTC).isoformat(),
         "target": target.name,
         "token_counting": target.token_counting,
+        # Where token arrivals are timed: at a socket (see ``receive_stamp``) or in-process.
+        "arrival_timing": getattr(target, "arrival_timing", "socket"),
         "load": load.model_dump(mode="json"),
         "workload": workload.model_dump(mode="json"),
         "slo": slo.model_dump(mode="json"),
@@ -289,7 +292,11 @@ def assemble(
         profile_digest=profile_digest(load, workload),
         slo=slo.model_dump(mode="json"),
         selftest=st,
-        receive_stamp=receive_stamp(metrics_traces),
+        receive_stamp=(
+            "in-process"
+            if header.get("arrival_timing") == "in-process"
+            else receive_stamp(metrics_traces)
+        ),
         reliable=not notes,
         reliability_notes=notes,
         complete=incomplete is None,
