@@ -5,7 +5,8 @@ times data where it first becomes visible. Over plain HTTP that is the kernel's 
 stamp (``llmcert._rxstamp``): when the bytes reached the client's socket, so the
 client's own wake-up on a busy machine never shows as the server's latency. Over TLS,
 or where the kernel gives no stamp, ``data_received`` stamps the clock as the socket
-read returns, before any parsing. Every event in one read shares its stamp. A
+read returns, before any parsing. The reader gets both ends of each read (when its
+oldest and its newest bytes arrived) and times the events in it from them. A
 general-purpose client (aiohttp) gives the bytes to a coroutine only after its own
 buffering and a task switch, which at 200 requests per second on two cores added
 milliseconds at p99 to every TTFT it measured. Connections are kept alive and reused;
@@ -67,6 +68,7 @@ class _Exchange(asyncio.Protocol):
         self._pieces: list[bytes] = []
         self._first = self._now = 0.0
         self._wait: float | None = None
+        self._delivered = False
         self._stamped: StampedTransport | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------
@@ -127,7 +129,8 @@ class _Exchange(asyncio.Protocol):
         self._pieces.clear()
         if self._done is None or self._done.done() or self._on_body is None:
             return
-        if self._resp.first_read_wait is None:
+        if not self._delivered:
+            self._delivered = True
             self._resp.first_read_wait = self._wait
         outcome = self._on_body(body, self._first, self._now)
         if outcome is not None:
@@ -150,6 +153,7 @@ class _Exchange(asyncio.Protocol):
         assert self._done is None
         self._resp = Response()
         self._pieces.clear()
+        self._delivered = False
         self._on_body, self._wants_stream = on_body, wants_stream
         self._done = asyncio.get_running_loop().create_future()
         self.transport.write(raw)

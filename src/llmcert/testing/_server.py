@@ -430,7 +430,8 @@ def _status_error(status: int) -> bytes:
 
 
 def _arrival(writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop) -> float:
-    """Loop time at which the latest read's bytes reached the socket (or of that read)."""
+    """Loop time at which the latest read's oldest bytes reached the socket (unstamped: the
+    read's own time)."""
     stamp = getattr(writer.transport, "rx_first", 0.0)
     return stamp if stamp > 0 else loop.time()
 
