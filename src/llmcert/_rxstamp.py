@@ -45,6 +45,9 @@ def _timestampns_option() -> int | None:
 
 
 _SO_TIMESTAMPNS = _timestampns_option()
+#: Whether this transport can run here at all: it reads with ``recvmsg`` and waits with
+#: ``add_reader``, which Windows' default event loop lacks (callers use asyncio's own).
+AVAILABLE = hasattr(socket.socket, "recvmsg") and sys.platform != "win32"
 _ANC_SIZE = socket.CMSG_SPACE(16) if _SO_TIMESTAMPNS is not None else 0
 #: ``struct timespec``: two longs (64-bit on 64-bit systems, 32-bit on 32-bit ones).
 _TIMESPEC = {16: struct.Struct("@qq"), 8: struct.Struct("@ii")}

@@ -18,9 +18,9 @@ from llmcert._rxstamp import (
     stamping_keeper,
     start_stamped_server,
 )
-from llmcert.perf import LoadSpec, OpenAIStreamTarget, build_requests, run_load
+from llmcert.perf import LoadSpec, OpenAIStreamTarget, _wire, build_requests, run_load
 from llmcert.perf._trace import receive_stamp
-from llmcert.testing import FakeOpenAIServer
+from llmcert.testing import FakeOpenAIServer, _server
 from tests.perf.test_client import WORKLOAD
 
 
@@ -102,10 +102,15 @@ async def test_a_read_of_two_sends_is_never_stamped_early(
     assert wait == pytest.approx(read_at - first, abs=0.005)
 
 
+@pytest.mark.parametrize("missing", ["the socket option", "recvmsg and add_reader"])
 async def test_without_kernel_stamps_reads_carry_their_own_time_and_the_run_says_so(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
-    monkeypatch.setattr(_rxstamp, "_SO_TIMESTAMPNS", None)
+    if missing == "the socket option":  # not Linux, or an architecture not known here
+        monkeypatch.setattr(_rxstamp, "_SO_TIMESTAMPNS", None)
+    else:  # Windows: asyncio's own transports on both sides
+        monkeypatch.setattr(_wire, "RXSTAMP_AVAILABLE", False)
+        monkeypatch.setattr(_server, "RXSTAMP_AVAILABLE", False)
     async with FakeOpenAIServer(streaming=True) as srv:
         target = OpenAIStreamTarget(srv.base_url, "m")
         await target.start()

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from llmcert._rxstamp import AVAILABLE as RXSTAMP_AVAILABLE
 from llmcert._rxstamp import StampedTransport, open_stamped, stamping_keeper
 
 #: Reads ``(data, first, last)`` as they arrive: the bytes of one read, when its oldest
@@ -200,7 +201,7 @@ class WireClient:
         self._clock = clock
         self._idle: list[_Exchange] = []
         self._stamps: set[bool] = set()
-        self._keeper = stamping_keeper() if self._ssl is None else None
+        self._keeper = stamping_keeper() if self._ssl is None and RXSTAMP_AVAILABLE else None
 
     @property
     def receive_stamp(self) -> str:
@@ -219,7 +220,7 @@ class WireClient:
             conn = self._idle.pop()
             if conn.usable:
                 return conn
-        if self._ssl is None:
+        if self._ssl is None and RXSTAMP_AVAILABLE:
             transport = await open_stamped(
                 self.host, self.port, lambda: _Exchange(self._clock), self._clock
             )
@@ -231,7 +232,7 @@ class WireClient:
                 self.host,
                 self.port,
                 ssl=self._ssl,
-                server_hostname=self.host,
+                server_hostname=self.host if self._ssl else None,
             )
         self._stamps.add(proto.kernel_stamps)
         return proto

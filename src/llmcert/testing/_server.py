@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from llmcert._rxstamp import AVAILABLE as RXSTAMP_AVAILABLE
 from llmcert._rxstamp import StampedServer, start_stamped_server
 from llmcert.testing._faults import FaultRule, FaultState, decide
 from llmcert.testing._http import MAX_BODY, MAX_HEAD, Reply, RequestHead, encode, parse_head
@@ -76,7 +77,7 @@ class FakeOpenAIServer(RequestLog):
         self._fault_states: tuple[FaultState, ...] = ()
         self.set_faults(faults)
         self._stored: dict[str, tuple[bytes, bytes]] = {}
-        self._server: StampedServer | None = None
+        self._server: StampedServer | asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
         self._in_flight = 0
         self.max_in_flight = 0
@@ -136,7 +137,8 @@ class FakeOpenAIServer(RequestLog):
         try:
             # Requests are read with their kernel receive stamps, so a request's arrival is
             # when it reached the socket, not when this process got round to reading it.
-            self._server = await start_stamped_server(
+            start = start_stamped_server if RXSTAMP_AVAILABLE else asyncio.start_server
+            self._server = await start(
                 self._on_connect, LOOPBACK, self._requested_port, limit=MAX_HEAD, backlog=1024
             )
         except BaseException:
