@@ -21,6 +21,7 @@ from llmcert.perf import (
 )
 from llmcert.perf._run import LoadRun
 from llmcert.perf._selftest import added_ttft_ms
+from llmcert.perf._trace import receive_stamp
 from llmcert.testing import FakeOpenAIServer, ServerProcess
 from tests.perf.conftest import INTERVAL_S, TTFT_S
 
@@ -44,22 +45,43 @@ async def _run(base_url: str, load: LoadSpec, workload: WorkloadSpec = WORKLOAD)
 async def test_measured_ttft_and_tpot_match_the_injected_values_within_2_ms(
     paced_server: ServerProcess,
 ) -> None:
-    # The machine is shared: other processes can only delay the server or the client, never
-    # hasten them, so the closest of three runs is the one to hold against the truth. A bias
-    # in the measurement itself would show in all three.
-    errors = []
+    # What the server really did is on its own stamps, on the clock the client shares:
+    # when the request reached its socket and when it wrote the first token. A busy machine
+    # makes the server late past the injected TTFT (its timer fires late): that lateness is
+    # the server's, real, and on its stamps, so the client's error is its TTFT less the
+    # server's own share, the added TTFT. Both sides stamp arrivals with the kernel's
+    # receive time, so neither process's wake-up enters it; what is left is the send and
+    # the loopback, microseconds. The median of twenty requests, best of three rounds,
+    # keeps a preemption between the client's stamp and its send out of the figure.
+    rounds = []
     for _ in range(3):
         run = await _run(paced_server.base_url, LoadSpec(mode="closed", concurrency=1, requests=20))
         ok = [t for t in run.traces if t.status == "ok"]
         assert len(ok) == 20
         assert all(t.output_tokens == 16 and t.token_source == "usage" for t in ok)
         assert all(len(t.itl) == 15 for t in ok)
-        ttft = statistics.median(t.ttft for t in ok if t.ttft is not None)
+        assert receive_stamp(ok) == "kernel"
+        assert {t.server_arrival_stamp for t in ok} == {"kernel"}
+        # The server never answered early: the injected TTFT is a floor on its own share.
+        assert all(t.server_ttft is not None and t.server_ttft >= TTFT_S for t in ok)
+        added, _own = added_ttft_ms(ok)
+        assert len(added) == 20
+        assert all(a >= 0 for a in added)
+        measured = statistics.median(t.ttft for t in ok if t.ttft is not None)
         tpot = statistics.median(t.tpot for t in ok if t.tpot is not None)
-        errors.append((abs(ttft - TTFT_S), abs(tpot - INTERVAL_S)))
-    best_ttft, best_tpot = min(e[0] for e in errors), min(e[1] for e in errors)
-    assert best_ttft <= 0.002, errors
-    assert best_tpot <= 0.002, errors
+        rounds.append(
+            {
+                "ttft_error_ms": statistics.median(added),
+                "tpot_error_ms": abs(tpot - INTERVAL_S) * 1000,
+                # Against the bare injected value (the server's lateness included): shown,
+                # not asserted; bench/perf_client.py --ttft-ms 50 reports it under load.
+                "ttft_vs_injected_ms": (measured - TTFT_S) * 1000,
+            }
+        )
+    assert min(r["ttft_error_ms"] for r in rounds) <= 2.0, rounds
+    # TPOT is the first-to-last span over 15 gaps, timed by kernel stamps on the client: a
+    # late server timer on the last token moves it by a fifteenth of the lateness.
+    assert min(r["tpot_error_ms"] for r in rounds) <= 2.0, rounds
 
 
 async def test_open_loop_latencies_run_from_the_scheduled_arrival(

@@ -75,6 +75,9 @@ async def test_without_a_meter_energy_is_unavailable_and_said_so(
     assert result.energy.reading.provenance == "unavailable"
     assert result.energy.joules_per_output_token is None
     assert any(u.startswith("energy (unavailable") for u in result.unmeasured)
+    # The result says how token arrivals were timed: by the kernel's stamps here.
+    assert result.receive_stamp == "kernel"
+    assert all(t["first_read_wait"] is not None for t in result.traces)
 
 
 async def test_a_meter_that_fails_mid_run_leaves_energy_unavailable(
@@ -128,6 +131,12 @@ async def test_the_self_test_measures_the_client_against_a_zero_latency_server()
     assert st.lag_limit_ms == LAG_LIMIT_MS
     assert st.sustained == (st.lag_p99_ms is not None and st.lag_p99_ms <= LAG_LIMIT_MS)
     assert "client self-test at 20 req/s" in st.describe()
+    # Both ends time arrivals by the kernel's receive stamps on Linux, and say so.
+    assert st.receive_stamp == "kernel"
+    assert st.server_arrival_stamp == "kernel"
+    assert st.first_read_wait_p99_ms is not None
+    assert st.first_read_wait_p99_ms >= 0
+    assert "arrival stamps: client kernel, server kernel" in st.describe()
 
 
 class BlockingTarget:

@@ -95,6 +95,8 @@ async def test_a_real_llama_cpp_server_is_measured_while_streaming(llama_server:
     # and the result says so. It ignores ignore_eos, so an answer may stop short: such
     # answers are counted below the length floor (and as missing every SLO), never dropped.
     assert m.token_source == {"chunks": 4}
+    # A real server on loopback: its chunks are timed by the kernel's receive stamps.
+    assert result.receive_stamp == "kernel"
     short = sum(1 for t in result.traces if len(t["token_times"]) < t["min_tokens"])
     assert m.n_short == short
     assert m.attainment.met == 4 - short
@@ -113,6 +115,7 @@ async def test_the_embedded_model_in_process_counts_tokens_with_its_tokenizer() 
     assert m.n_ok == 3, m.errors
     assert m.token_source == {"tokenizer": 3}
     assert result.token_counting == "llama.cpp tokenizer of the model"
+    assert result.receive_stamp == "in-process"  # timed as generated: no socket to stamp
     # ignore_eos holds through a logit bias: no answer stops short of the floor.
     assert m.n_short == 0
     # One request at a time: the second in the queue waits, and that wait is its TTFT.

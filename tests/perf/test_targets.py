@@ -7,7 +7,7 @@ import json
 import pytest
 
 from llmcert.perf import OpenAIStreamTarget, RequestTrace
-from llmcert.perf._targets import plain_token
+from llmcert.perf._targets import TokenShape, plain_token
 
 EVENTS = [
     # llmcert's fake server (compact JSON)
@@ -56,3 +56,28 @@ def test_done_and_malformed_events() -> None:
     assert OpenAIStreamTarget._event(b"data: [DONE]", trace, 1.0) == ""
     assert OpenAIStreamTarget._event(b": keep-alive", trace, 1.0) is None
     assert "malformed" in (OpenAIStreamTarget._event(b"data: {nope", trace, 1.0) or "")
+
+
+def _same_frame(payload: bytes, text: bytes) -> bytes:
+    for key in (b'"content":"', b'"content": "', b'"text":"', b'"text": "'):
+        at = payload.find(key)
+        if at >= 0:
+            start = at + len(key) - 1
+            end = payload.index(b'"', start + 1)
+            return payload[:start] + text + payload[end + 1 :]
+    raise AssertionError("no text in the event")
+
+
+@pytest.mark.parametrize("learnt", [e for e in EVENTS if plain_token(e)])
+@pytest.mark.parametrize("payload", EVENTS)
+def test_a_learnt_token_frame_agrees_with_a_full_parse(learnt: bytes, payload: bytes) -> None:
+    shape = TokenShape.learn(b"data: " + learnt)
+    assert shape is not None
+    seen = shape.text(b"data: " + payload)
+    if seen is not None:  # recognised without a parse: it must read as the parse does
+        assert seen == bool(_full(payload)[0])
+    # The learnt frame recognises its own kind with any text, escapes included, or none.
+    for text, has_text in ((b'"x \\"y\\" \\\\"', True), (b'""', False)):
+        assert shape.text(b"data: " + _same_frame(learnt, text)) is has_text
+    # Two strings where one stands is not the frame, whatever the ends look like.
+    assert shape.text(b"data: " + _same_frame(learnt, b'"a"},{"x":"b"')) is None

@@ -38,6 +38,7 @@ def _result(target: str = "openai:http://127.0.0.1:1/v1") -> dict[str, object]:
         profile_digest="sha256:" + "0" * 64,
         slo=slo.model_dump(mode="json"),
         selftest=None,
+        receive_stamp="kernel",
         reliable=False,
         reliability_notes=["lag too high"],
         metrics=metrics,
@@ -69,6 +70,7 @@ def test_the_page_has_the_three_charts_and_the_flags(tmp_path: Path) -> None:
     assert 'class="failed"' in html  # the failed request is drawn as such
     assert "Unreliable: lag too high" in html
     assert "Not measured: energy" in html
+    assert "Token arrivals timed by: the kernel&#39;s receive stamp" in html
     assert "DistServe" in html
     assert "vLLM" in html
     assert "Content-Security-Policy" in html

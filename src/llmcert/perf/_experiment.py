@@ -53,6 +53,11 @@ class PerfResult(BaseModel):
     profile_digest: str
     slo: dict[str, Any]
     selftest: SelfTest | None
+    #: How token arrivals were timed: ``kernel`` (when the bytes reached the client's
+    #: socket, SO_TIMESTAMPNS), ``read`` (when the client read them, its wake-up
+    #: included: TLS, or no kernel stamps), ``mixed``; ``in-process`` for a target that
+    #: times tokens as it generates them (no socket); None when nothing streamed.
+    receive_stamp: str | None = None
     reliable: bool
     reliability_notes: list[str]
     #: False for a run interrupted before its end (reported from its journal): no
@@ -102,6 +107,8 @@ async def run_experiment(
         "started_at": datetime.now(UTC).isoformat(),
         "target": target.name,
         "token_counting": target.token_counting,
+        # Where token arrivals are timed: at a socket (see ``receive_stamp``) or in-process.
+        "arrival_timing": getattr(target, "arrival_timing", "socket"),
         "load": load.model_dump(mode="json"),
         "workload": workload.model_dump(mode="json"),
         "slo": slo.model_dump(mode="json"),
@@ -223,7 +230,7 @@ def assemble(
     incomplete: str | None = None,
 ) -> PerfResult:
     """The result of a run from what it recorded: the live run's, or a journal's."""
-    from llmcert.perf._trace import RequestTrace
+    from llmcert.perf._trace import RequestTrace, receive_stamp
 
     load = LoadSpec.model_validate(header["load"])
     workload = WorkloadSpec.model_validate(header["workload"])
@@ -243,7 +250,8 @@ def assemble(
             if selftest_skipped
             else "client self-test (the run was interrupted before it finished)"
         )
-    metrics = summarize([RequestTrace(**t) for t in traces], duration, slo)
+    metrics_traces = [RequestTrace(**t) for t in traces]
+    metrics = summarize(metrics_traces, duration, slo)
     if reading.provenance != "measured":
         unmeasured.append(f"energy ({reading.provenance}: {reading.detail})")
     lag = metrics.lag_ms.at(0.99)
@@ -284,6 +292,11 @@ def assemble(
         profile_digest=profile_digest(load, workload),
         slo=slo.model_dump(mode="json"),
         selftest=st,
+        receive_stamp=(
+            "in-process"
+            if header.get("arrival_timing") == "in-process"
+            else receive_stamp(metrics_traces)
+        ),
         reliable=not notes,
         reliability_notes=notes,
         complete=incomplete is None,

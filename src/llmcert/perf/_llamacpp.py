@@ -21,6 +21,7 @@ from llmcert.perf._workload import WorkRequest
 
 class LlamaCppTarget:
     token_counting = "llama.cpp tokenizer of the model"
+    arrival_timing = "in-process"
 
     def __init__(self, backend: LlamaCppBackend, *, own: bool = True) -> None:
         self.backend = backend

@@ -2,11 +2,14 @@
 
 The fake server (``llmcert.testing``) runs in a child process, streams at once (zero
 time to first token, no pacing), and the client drives it at the run's target rate.
-The server stamps when each request arrived and when its first token left (on the
-host's monotonic clock, which the client shares); the client's *added* TTFT is what it
-measured from the scheduled arrival minus the server's own share, so it counts the
-client's lag, send, loopback and read, and the server's wake-up, never the server's
-work. Its schedule lag is how late the client sends. A short ramp finds the highest rate the client keeps
+The server stamps when each request reached its socket (the kernel's receive stamp)
+and when its first token left, on the host's monotonic clock, which the client shares;
+the client's *added* TTFT is what it measured from the scheduled arrival minus the
+server's own share: the client's lag, send and the loopback both ways, never the
+server's work or wake-up. The client times the first token by the kernel's stamp too,
+so its own wake-up is not in the TTFT it reports; that wake-up is shown apart
+(``first_read_wait``). Where either side has no kernel stamps (recorded), the wake-ups
+stay in the added TTFT. Its schedule lag is how late the client sends. A short ramp finds the highest rate the client keeps
 up with on this machine. A run whose own schedule lag exceeds :data:`LAG_LIMIT_MS` at
 p99 is flagged: its latencies include the client's queueing and are not the server's.
 """
@@ -22,7 +25,7 @@ from llmcert.perf._metrics import Metrics, summarize
 from llmcert.perf._run import LoadRun, ceil_requests, run_load
 from llmcert.perf._spec import LoadSpec, SLOSpec, WorkloadSpec
 from llmcert.perf._targets import OpenAIStreamTarget
-from llmcert.perf._trace import RequestTrace
+from llmcert.perf._trace import RequestTrace, receive_stamp
 from llmcert.perf._workload import build_requests
 from llmcert.stats import quantile
 
@@ -45,6 +48,13 @@ class SelfTest(BaseModel):
     ttft_overhead_p99_ms: float | None
     #: The server's own time from arrival to first token, which the above leaves out.
     server_ttft_p99_ms: float | None = None
+    #: How the client timed token arrivals and the server stamped request arrivals:
+    #: ``kernel`` (socket receive stamp) or ``read`` (the process's read, wake-up included).
+    receive_stamp: str | None = None
+    server_arrival_stamp: str | None = None
+    #: How long the first-token bytes waited in the client's kernel for the client to
+    #: wake: not in the TTFT when ``receive_stamp`` is ``kernel``, shown to be seen.
+    first_read_wait_p99_ms: float | None = None
     lag_p99_ms: float | None
     failed: int
     sustained: bool
@@ -58,13 +68,19 @@ class SelfTest(BaseModel):
             if self.highest_sustained_rate is not None
             else ""
         )
+        wait = (
+            f", client wake-up p99 {_ms(self.first_read_wait_p99_ms)} (left out)"
+            if self.first_read_wait_p99_ms is not None
+            else ""
+        )
         return (
             f"client self-test at {self.target_rate:g} req/s ({self.requests} requests, "
             f"{self.tokens_per_request} tokens, loopback server at zero latency): "
             f"added TTFT p50 {_ms(self.ttft_overhead_p50_ms)}, "
             f"p99 {_ms(self.ttft_overhead_p99_ms)} (server's own p99 "
             f"{_ms(self.server_ttft_p99_ms)}, left out); schedule lag p99 {_ms(self.lag_p99_ms)}"
-            f"{ramp}"
+            f"; arrival stamps: client {self.receive_stamp or 'n/a'}, "
+            f"server {self.server_arrival_stamp or 'n/a'}{wait}{ramp}"
         )
 
 
@@ -135,6 +151,8 @@ async def self_test(rate: float, *, seconds: float = 2.0, ramp_steps: int = 3) -
                 break
             highest = step_rate
     added, own = added_ttft_ms(main_run.traces)
+    waits = [t.first_read_wait * 1000 for t in main_run.traces if t.first_read_wait is not None]
+    server_stamps = {t.server_arrival_stamp for t in main_run.traces if t.server_arrival_stamp}
     return SelfTest(
         target_rate=rate,
         requests=main.n_requests,
@@ -142,6 +160,11 @@ async def self_test(rate: float, *, seconds: float = 2.0, ramp_steps: int = 3) -
         ttft_overhead_p50_ms=quantile(added, 0.5),
         ttft_overhead_p99_ms=quantile(added, 0.99),
         server_ttft_p99_ms=quantile(own, 0.99),
+        receive_stamp=receive_stamp(main_run.traces),
+        server_arrival_stamp=(
+            "mixed" if len(server_stamps) > 1 else next(iter(server_stamps), None)
+        ),
+        first_read_wait_p99_ms=quantile(waits, 0.99),
         lag_p99_ms=_p99(main, "lag_ms"),
         failed=main.n_requests - main.n_ok,
         sustained=sustained,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from llmcert.perf._workload import WorkRequest
 clock = time.monotonic
 #: Response headers in which the fake server stamps arrival and first token (ns).
 _ARRIVED, _FIRST = "x-fake-arrived-ns", "x-fake-first-token-ns"
+_STAMP = "x-fake-arrival-stamp"
 
 
 class Target(Protocol):
@@ -69,6 +71,7 @@ class OpenAIStreamTarget:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._client: WireClient | None = None
+        self._receive_stamp = "read"
 
     @classmethod
     def from_ref(cls, ref: Any) -> OpenAIStreamTarget:
@@ -114,22 +117,34 @@ class OpenAIStreamTarget:
         times = trace.token_times
         buffer = b""
         done = False
+        shape: TokenShape | None = None
 
-        def on_body(chunk: bytes, now: float) -> str | None:
-            # Split what has arrived into events here; every event in one read shares the
-            # read's arrival time (which is when the client could first see it).
-            nonlocal buffer, done
+        def on_body(chunk: bytes, first: float, last: float) -> str | None:
+            # Split what has arrived into events here. The first event this read completes
+            # arrived with the read's oldest bytes; a later one in the same read arrived at
+            # latest with its newest, which is the time it gets (never an early one).
+            nonlocal buffer, done, shape
             buffer += chunk
             if b"\r" in buffer:
                 buffer = buffer.replace(b"\r\n", b"\n")
             if b"\n\n" not in buffer:
                 return None
             *events, buffer = buffer.split(b"\n\n")
+            now = first - t0
             for event in events:
-                outcome = self._event(event, trace, now - t0)
-                if outcome:
-                    return outcome
-                done = done or outcome == ""
+                text = None if shape is None else shape.text(event)
+                if text is not None:
+                    if text:
+                        times.append(now)
+                else:
+                    n = len(times)
+                    outcome = self._event(event, trace, now)
+                    if outcome:
+                        return outcome
+                    done = done or outcome == ""
+                    if shape is None and len(times) > n:
+                        shape = TokenShape.learn(event)
+                now = last - t0
             return None
 
         trace.sent = clock() - t0
@@ -139,6 +154,7 @@ class OpenAIStreamTarget:
             trace.error = f"cannot reach {self.base_url}: {exc}"
             return
         trace.http_status = resp.status or None
+        trace.first_read_wait = resp.first_read_wait
         _server_stamps(resp.headers, trace, t0)
         if resp.stopped_by_reader:
             trace.error = resp.failure
@@ -208,12 +224,61 @@ class OpenAIStreamTarget:
             trace.token_source = "usage"
         return None
 
+    @property
+    def receive_stamp(self) -> str:
+        """How token arrivals were timed: ``kernel`` (when the bytes reached the client's
+        socket) or ``read`` (when the client read them, its own wake-up included)."""
+        return self._receive_stamp if self._client is None else self._client.receive_stamp
+
     async def aclose(self) -> None:
         if self._client is not None:
+            self._receive_stamp = self._client.receive_stamp
             self._client.close()
             self._client = None
 
 
+class TokenShape:
+    """The bytes around the text of one stream's mid-stream token events.
+
+    A server sends every token of an answer in the same frame (the same id, model and
+    keys), so after the first token event is parsed the rest are recognised by that frame
+    and a single JSON string in the text's place: three byte comparisons, not a parse.
+    Sound on the raw bytes: an event that starts and ends with the learnt frame and holds
+    exactly one JSON string between them has the first one's structure.
+    """
+
+    __slots__ = ("_prefix", "_suffix")
+
+    def __init__(self, prefix: bytes, suffix: bytes) -> None:
+        self._prefix, self._suffix = prefix, suffix
+
+    @classmethod
+    def learn(cls, event: bytes) -> TokenShape | None:
+        """The frame of ``event``, a one-line ``data:`` token event; None for any other."""
+        if not event.startswith(b"data: ") or b"\n" in event or plain_token(event[6:]) is not True:
+            return None
+        for key in _TEXT_KEYS:
+            at = event.find(key)
+            if at >= 0:
+                start = at + len(key)
+                string = _JSON_STRING.match(event, start)
+                if string is None:
+                    return None
+                return cls(event[:start], event[string.end() :])
+        return None
+
+    def text(self, event: bytes) -> bool | None:
+        """Whether ``event``, in this frame, carries text; None when it is not in it."""
+        prefix = self._prefix
+        if not (event.startswith(prefix) and event.endswith(self._suffix)):
+            return None
+        start, end = len(prefix), len(event) - len(self._suffix)
+        if end - start < 2 or _JSON_STRING.fullmatch(event, start, end) is None:
+            return None
+        return end - start > 2
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_FINAL = (b'"finish_reason":null', b'"finish_reason": null')
 _TEXT_KEYS = (b'"content":', b'"content": ', b'"text":', b'"text": ')
 
@@ -248,6 +313,7 @@ def _server_stamps(headers: dict[str, str], trace: RequestTrace, t0: float) -> N
     if arrived and first and arrived.isdigit() and first.isdigit():
         trace.server_arrived = int(arrived) / 1e9 - t0
         trace.server_first_token = int(first) / 1e9 - t0
+        trace.server_arrival_stamp = headers.get(_STAMP)
 
 
 def _message(text: str) -> str:

@@ -8,7 +8,7 @@ schedule and the send is kept apart as ``lag`` so a reader can see it.
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Status = Literal["ok", "error", "timeout", "truncated"]
@@ -44,6 +44,13 @@ class RequestTrace:
     #: monotonic clock as the run: when the request arrived and when its first token left.
     server_arrived: float | None = None
     server_first_token: float | None = None
+    #: How the server stamped the arrival: ``kernel`` (when the request reached its
+    #: socket) or ``read`` (when it read it, its own wake-up included).
+    server_arrival_stamp: str | None = None
+    #: Seconds the first streamed bytes waited in the client's kernel before it read
+    #: them (None where the kernel gives no receive stamp). Token times are the kernel's
+    #: stamps, so this wait is not in them; it is kept to show the client's wake-up.
+    first_read_wait: float | None = None
 
     @property
     def lag(self) -> float | None:
@@ -92,6 +99,22 @@ class RequestTrace:
         return self.server_first_token - self.server_arrived
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        # Called on the event loop for every finished request (the journal): every field
+        # but the token times is a scalar, so no deep copy (``asdict`` took 77 µs of a
+        # 64-token trace, this under a third of it).
+        out = {name: getattr(self, name) for name in _FIELDS}
         out["token_times"] = [round(t, 6) for t in self.token_times]
         return out
+
+
+_FIELDS = tuple(f.name for f in fields(RequestTrace))
+
+
+def receive_stamp(traces: list[RequestTrace]) -> str | None:
+    """How the client timed token arrivals over these traces: ``kernel`` (the kernel's
+    receive stamp, every read), ``read`` (the client's read time), ``mixed``, or None
+    when no request got a streamed answer."""
+    kinds = {t.first_read_wait is not None for t in traces if t.token_times}
+    if not kinds:
+        return None
+    return "mixed" if len(kinds) == 2 else ("kernel" if True in kinds else "read")

@@ -1,9 +1,13 @@
 """HTTP/1.1 for the load generator: asyncio protocols with llhttp's parser (httptools).
 
 A load generator's client is part of the measuring instrument, so it is kept lean and
-times data where it first becomes visible: ``data_received`` stamps the clock as the
-socket read returns, before any parsing, and every event in that read shares the stamp.
-A general-purpose client (aiohttp) gives the bytes to a coroutine only after its own
+times data where it first becomes visible. Over plain HTTP that is the kernel's receive
+stamp (``llmcert._rxstamp``): when the bytes reached the client's socket, so the
+client's own wake-up on a busy machine never shows as the server's latency. Over TLS,
+or where the kernel gives no stamp, ``data_received`` stamps the clock as the socket
+read returns, before any parsing. The reader gets both ends of each read (when its
+oldest and its newest bytes arrived) and times the events in it from them. A
+general-purpose client (aiohttp) gives the bytes to a coroutine only after its own
 buffering and a task switch, which at 200 requests per second on two cores added
 milliseconds at p99 to every TTFT it measured. Connections are kept alive and reused;
 one that failed, was cancelled or was told to close is never reused.
@@ -20,8 +24,13 @@ from urllib.parse import urlsplit
 
 import httptools
 
-#: Reads ``(data, now)`` as they arrive; returns an error message to stop the exchange.
-OnBody = Callable[[bytes, float], "str | None"]
+from llmcert._rxstamp import AVAILABLE as RXSTAMP_AVAILABLE
+from llmcert._rxstamp import StampedTransport, open_stamped, stamping_keeper
+
+#: Reads ``(data, first, last)`` as they arrive: the bytes of one read, when its oldest
+#: and its newest bytes reached the socket (one time without kernel stamps); returns an
+#: error message to stop the exchange.
+OnBody = Callable[[bytes, float, float], "str | None"]
 
 
 @dataclass(slots=True)
@@ -38,6 +47,10 @@ class Response:
     failure: str | None = None
     #: True when the failure came from ``on_body`` (the stream's content, not the network).
     stopped_by_reader: bool = False
+    #: Seconds the first streamed bytes waited in the kernel before the client read them
+    #: (None when that read carried no kernel stamp, and was timed at the read itself):
+    #: the client's wake-up, left out of its timings.
+    first_read_wait: float | None = None
 
 
 class _Exchange(asyncio.Protocol):
@@ -54,16 +67,30 @@ class _Exchange(asyncio.Protocol):
         self._stream = False
         self._wants_stream: Callable[[Response], bool] = lambda _r: False
         self._pieces: list[bytes] = []
-        self._now = 0.0
+        self._first = self._now = 0.0
+        self._wait: float | None = None
+        self._delivered = False
+        self._stamped: StampedTransport | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        if isinstance(transport, StampedTransport) and transport.kernel_stamps:
+            self._stamped = transport
         self.usable = True
 
+    @property
+    def kernel_stamps(self) -> bool:
+        return self._stamped is not None
+
     def data_received(self, data: bytes) -> None:
-        self._now = self._clock()
+        stamped = self._stamped
+        if stamped is not None:
+            self._first, self._now = stamped.rx_first, stamped.rx_time
+            self._wait = stamped.rx_wait if stamped.rx_stamped else None
+        else:
+            self._first = self._now = self._clock()
         if self._done is None:  # bytes nobody asked for: the connection is not reusable
             self._close()
             return
@@ -103,7 +130,10 @@ class _Exchange(asyncio.Protocol):
         self._pieces.clear()
         if self._done is None or self._done.done() or self._on_body is None:
             return
-        outcome = self._on_body(body, self._now)
+        if not self._delivered:
+            self._delivered = True
+            self._resp.first_read_wait = self._wait
+        outcome = self._on_body(body, self._first, self._now)
         if outcome is not None:
             self._resp.stopped_by_reader = True
             self._finish(outcome)
@@ -124,6 +154,7 @@ class _Exchange(asyncio.Protocol):
         assert self._done is None
         self._resp = Response()
         self._pieces.clear()
+        self._delivered = False
         self._on_body, self._wants_stream = on_body, wants_stream
         self._done = asyncio.get_running_loop().create_future()
         self.transport.write(raw)
@@ -169,6 +200,14 @@ class WireClient:
         self._host_header = netloc
         self._clock = clock
         self._idle: list[_Exchange] = []
+        self._stamps: set[bool] = set()
+        self._keeper = stamping_keeper() if self._ssl is None and RXSTAMP_AVAILABLE else None
+
+    @property
+    def receive_stamp(self) -> str:
+        """``kernel`` when every connection so far read with kernel receive stamps, else
+        ``read`` (the client's read time, its own wake-up included)."""
+        return "kernel" if self._stamps == {True} else "read"
 
     def head(self, path: str, headers: dict[str, str], length: int) -> bytes:
         lines = [f"POST {self.prefix}{path} HTTP/1.1", f"Host: {self._host_header}"]
@@ -181,14 +220,21 @@ class WireClient:
             conn = self._idle.pop()
             if conn.usable:
                 return conn
-        loop = asyncio.get_running_loop()
-        _, proto = await loop.create_connection(
-            lambda: _Exchange(self._clock),
-            self.host,
-            self.port,
-            ssl=self._ssl,
-            server_hostname=self.host if self._ssl else None,
-        )
+        if self._ssl is None and RXSTAMP_AVAILABLE:
+            transport = await open_stamped(
+                self.host, self.port, lambda: _Exchange(self._clock), self._clock
+            )
+            proto = cast(_Exchange, transport.get_protocol())
+        else:
+            loop = asyncio.get_running_loop()
+            _, proto = await loop.create_connection(
+                lambda: _Exchange(self._clock),
+                self.host,
+                self.port,
+                ssl=self._ssl,
+                server_hostname=self.host if self._ssl else None,
+            )
+        self._stamps.add(proto.kernel_stamps)
         return proto
 
     async def post(
@@ -209,3 +255,6 @@ class WireClient:
             conn.release()
             conn._close()
         self._idle.clear()
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from llmcert._rxstamp import AVAILABLE as RXSTAMP_AVAILABLE
+from llmcert._rxstamp import StampedServer, start_stamped_server
 from llmcert.testing._faults import FaultRule, FaultState, decide
 from llmcert.testing._http import MAX_BODY, MAX_HEAD, Reply, RequestHead, encode, parse_head
 from llmcert.testing._log import RequestLog, RequestRecord
@@ -75,7 +77,7 @@ class FakeOpenAIServer(RequestLog):
         self._fault_states: tuple[FaultState, ...] = ()
         self.set_faults(faults)
         self._stored: dict[str, tuple[bytes, bytes]] = {}
-        self._server: asyncio.AbstractServer | None = None
+        self._server: StampedServer | asyncio.Server | None = None
         self._conns: set[asyncio.Task[None]] = set()
         self._in_flight = 0
         self.max_in_flight = 0
@@ -133,7 +135,10 @@ class FakeOpenAIServer(RequestLog):
             raise RuntimeError("the fake server is already running")
         self._open_log()
         try:
-            self._server = await asyncio.start_server(
+            # Requests are read with their kernel receive stamps, so a request's arrival is
+            # when it reached the socket, not when this process got round to reading it.
+            start = start_stamped_server if RXSTAMP_AVAILABLE else asyncio.start_server
+            self._server = await start(
                 self._on_connect, LOOPBACK, self._requested_port, limit=MAX_HEAD, backlog=1024
             )
         except BaseException:
@@ -207,8 +212,10 @@ class FakeOpenAIServer(RequestLog):
                 await _send(writer, _client_error(431, "request head too large"), False)
                 return
             # The latency runs from the request's arrival, not from the end of this
-            # server's own work on it: a burst of requests is answered on time.
-            arrived = loop.time()
+            # server's own work on it: a burst of requests is answered on time. Arrival is
+            # when the request's bytes reached the socket (the kernel's stamp): this
+            # process's wake-up is its own delay, not the client's.
+            arrived, kernel_arrival = _arrival(writer, loop), _kernel_stamped(writer)
             head = parse_head(raw)
             if head is None:
                 await _send(writer, _client_error(400, "malformed HTTP request"), False)
@@ -234,7 +241,7 @@ class FakeOpenAIServer(RequestLog):
             keep_alive = head.keep_alive and not reply.close
             if reply.stream is not None:
                 if not await send_stream(
-                    writer, reply.stream, arrived + delay, keep_alive, arrived
+                    writer, reply.stream, arrived + delay, keep_alive, arrived, kernel_arrival
                 ):
                     return  # injected cut: hang up mid-stream
                 if not keep_alive:
@@ -422,3 +429,14 @@ def _status_error(status: int) -> bytes:
     if status >= 500:
         return error_body("The server had an error processing your request.", "server_error")
     return error_body(f"Injected client error {status}.", "invalid_request_error")
+
+
+def _arrival(writer: asyncio.StreamWriter, loop: asyncio.AbstractEventLoop) -> float:
+    """Loop time at which the latest read's oldest bytes reached the socket (unstamped: the
+    read's own time)."""
+    stamp = getattr(writer.transport, "rx_first", 0.0)
+    return stamp if stamp > 0 else loop.time()
+
+
+def _kernel_stamped(writer: asyncio.StreamWriter) -> bool:
+    return bool(getattr(writer.transport, "rx_stamped", False))

@@ -98,16 +98,20 @@ def _chunk(data: bytes) -> bytes:
 
 #: Response headers with the server's own account of its time to first token, in
 #: nanoseconds of CLOCK_MONOTONIC (``time.monotonic_ns``), which every process on the host
-#: shares: when the request head arrived, and when the head and first token were written.
+#: shares: when the request head arrived, and when the head and first token were written;
+#: and how the arrival was stamped: ``kernel`` (when the bytes reached the socket) or
+#: ``read`` (when the server read them, its own wake-up included).
 ARRIVED_HEADER = "x-fake-arrived-ns"
 FIRST_TOKEN_HEADER = "x-fake-first-token-ns"
+ARRIVAL_STAMP_HEADER = "x-fake-arrival-stamp"
 
 
-def stream_head(keep_alive: bool, arrived_ns: int | None = None) -> bytes:
+def stream_head(keep_alive: bool, arrived_ns: int | None = None, kernel: bool = False) -> bytes:
     stamps = ""
     if arrived_ns is not None:
         stamps = (
             f"{ARRIVED_HEADER}: {arrived_ns}\r\n{FIRST_TOKEN_HEADER}: {time.monotonic_ns()}\r\n"
+            f"{ARRIVAL_STAMP_HEADER}: {'kernel' if kernel else 'read'}\r\n"
         )
     return (
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
@@ -122,12 +126,14 @@ async def send_stream(
     start: float,
     keep_alive: bool,
     arrived: float | None = None,
+    kernel_arrival: bool = False,
 ) -> bool:
     """Write the events on their schedule from ``start`` (loop time of the first token).
 
     The response head leaves with the first token, stamped with the request's arrival
-    (``arrived``, loop time) and the moment of that write, so a client can subtract the
-    server's own share from the TTFT it measures. Returns False when the stream was cut,
+    (``arrived``, loop time; ``kernel_arrival`` when that is the kernel's receive stamp)
+    and the moment of that write, so a client can subtract the server's own share from
+    the TTFT it measures. Returns False when the stream was cut,
     so the caller closes the connection.
     """
     loop = asyncio.get_running_loop()
@@ -149,7 +155,7 @@ async def send_stream(
             return False  # the client hung up (its deadline passed): stop writing
         if head is not None:
             arrived_ns = None if arrived is None else int(arrived * 1e9)
-            writer.write(stream_head(keep_alive, arrived_ns) + _chunk(event))
+            writer.write(stream_head(keep_alive, arrived_ns, kernel_arrival) + _chunk(event))
             head = None
         else:
             writer.write(_chunk(event))
