@@ -96,3 +96,16 @@ def test_unsandboxed_opt_out_is_loud_and_recorded(policy: SandboxPolicy) -> None
     assert box.digest != policy.digest()
     with pytest.raises(ValueError, match="reason"):
         Sandbox.unsandboxed("  ")
+
+
+def test_the_harness_starts_from_bytecode_without_slow_imports(policy: SandboxPolicy) -> None:
+    # The program's process is forked from the harness, so it sees what the harness imported:
+    # json (which pulls in re and enum), typing and signal's enums would cost every start-up.
+    ex = execute(
+        policy,
+        "import os, sys\nprint(sorted(os.listdir('/sandbox')))\n"
+        "print(sorted({'json', 're', 'enum', 'typing', 'signal'} & set(sys.modules)))\n",
+        "",
+    )
+    assert ex.outcome is Outcome.PASSED, ex.detail
+    assert ex.stdout == "['_inside.pyc', '_wire.pyc']\n[]\n"
