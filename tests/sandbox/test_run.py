@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import time
 
 import pytest
 
 from llmcert.sandbox import Outcome, Sandbox, SandboxPolicy, execute
+from llmcert.sandbox._run import RUN_TOKEN, RUN_TOKEN_ENV
 from tests.sandbox.conftest import needs_root, sandbox_processes
 
 CASES = [
@@ -109,3 +114,35 @@ def test_the_harness_starts_from_bytecode_without_slow_imports(policy: SandboxPo
     )
     assert ex.outcome is Outcome.PASSED, ex.detail
     assert ex.stdout == "['_inside.pyc', '_wire.pyc']\n[]\n"
+
+
+@needs_root
+def test_the_leftover_check_counts_this_run_s_processes_only(policy: SandboxPolicy) -> None:
+    """Another run's sandboxes (same user) may be alive meanwhile; they are not this run's."""
+
+    def detached(env: dict[str, str]) -> int:
+        """A process of the sandbox user that is not this process's child."""
+        drop = [f"--reuid={policy.uid}", f"--regid={policy.uid}", "--clear-groups"]
+        out = subprocess.run(
+            ["setpriv", *drop, "sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"],
+            env={"PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return int(out.stdout)
+
+    # every sandboxed process carries the token unless it wipes its own environment
+    shown = execute(policy, f"import os\nprint(os.environ[{RUN_TOKEN_ENV!r}])\n", "")
+    assert shown.stdout == f"{RUN_TOKEN}\n"
+    foreign = detached({RUN_TOKEN_ENV: "another-run"})
+    ours = detached({RUN_TOKEN_ENV: RUN_TOKEN})
+    try:
+        found = sandbox_processes(policy.uid, grace=0.0)
+        assert ours in found
+        assert foreign not in found
+    finally:
+        for pid in (foreign, ours):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert sandbox_processes(policy.uid) == []

@@ -12,6 +12,7 @@ import ast
 import hashlib
 import json
 import os
+import secrets
 import selectors
 import signal
 import subprocess
@@ -64,7 +65,13 @@ def harness_bytecode(python: str, version: str) -> dict[str, bytes]:
         return {target.name: target.read_bytes() for target in targets}
 
 
+#: A random token of this llmcert process in every sandbox's environment, so a search for
+#: leftover sandbox processes counts this process's alone while others run sandboxes too.
+RUN_TOKEN_ENV = "LLMCERT_SANDBOX_RUN"
+RUN_TOKEN = secrets.token_hex(8)
+
 _ENV = {
+    RUN_TOKEN_ENV: RUN_TOKEN,
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
     "HOME": "/task",
