@@ -105,15 +105,34 @@ def test_unsandboxed_opt_out_is_loud_and_recorded(policy: SandboxPolicy) -> None
 
 def test_the_harness_starts_from_bytecode_without_slow_imports(policy: SandboxPolicy) -> None:
     # The program's process is forked from the harness, so it sees what the harness imported:
-    # json (which pulls in re and enum), typing and signal's enums would cost every start-up.
+    # json (which pulls in re and enum), typing, signal's enums and site (with the host's .pth
+    # files and sitecustomize) would cost every start-up.
     ex = execute(
         policy,
         "import os, sys\nprint(sorted(os.listdir('/sandbox')))\n"
-        "print(sorted({'json', 're', 'enum', 'typing', 'signal'} & set(sys.modules)))\n",
+        "slow = {'json', 're', 'enum', 'typing', 'signal', 'site', 'sitecustomize'}\n"
+        "print(sorted(slow & set(sys.modules)))\nprint(sys.path[1:])\n",
         "",
     )
     assert ex.outcome is Outcome.PASSED, ex.detail
-    assert ex.stdout == "['_inside.pyc', '_wire.pyc']\n[]\n"
+    bytecode, imported, path, _ = ex.stdout.split("\n")
+    assert bytecode == "['_inside.pyc', '_wire.pyc']"
+    assert imported == "[]"
+    # the module search path is the one the interpreter's own site builds
+    full = subprocess.run(
+        [policy.python, "-I", "-c", "import sys; print(sys.path)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert path == full.stdout.strip()
+
+
+def test_exit_and_quit_exist_and_never_pass(policy: SandboxPolicy) -> None:
+    for call in ("exit(0)", "quit()"):
+        ex = execute(policy, f"def f():\n    return 1\n{call}\n", "assert f() == 1\n")
+        assert ex.outcome is Outcome.RUNTIME_ERROR
+        assert "SystemExit" in ex.detail
 
 
 @needs_root

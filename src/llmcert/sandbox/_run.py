@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack, suppress
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from llmcert.sandbox._outcome import Execution, Outcome
 from llmcert.sandbox._policy import Limits, SandboxPolicy
@@ -39,30 +40,41 @@ def harness_version() -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in HARNESS)).hexdigest()
 
 
-_COMPILE = """import py_compile, sys
+_COMPILE = """import json, py_compile, sys
 for source, target in zip(sys.argv[1::2], sys.argv[2::2]):
     py_compile.compile(source, target, dfile="/sandbox/" + source.rsplit("/", 1)[-1], doraise=True)
+print(json.dumps(sys.path))
 """
 
 
+class Harness(NamedTuple):
+    """What every sandbox of one interpreter shares: the harness's files as ``NAME.pyc``, and
+    the module search path the interpreter's ``site`` builds (the sandbox starts without
+    ``site``, whose .pth files and sitecustomize would run before every program)."""
+
+    files: dict[str, bytes]
+    path: tuple[str, ...]
+
+
 @lru_cache(maxsize=4)
-def harness_bytecode(python: str, version: str) -> dict[str, bytes]:
-    """The harness's files compiled once per process by the sandbox's own interpreter, as
-    ``NAME.pyc``: compiling the sources in every sandbox would cost each execution ~4 ms.
-    ``version`` (:func:`harness_version`) keys the cache, so edited sources are recompiled."""
+def harness_for(python: str, version: str) -> Harness:
+    """The harness compiled once per process by the sandbox's own interpreter: compiling the
+    sources, and ``site``, in every sandbox would cost each execution ~7 ms. ``version``
+    (:func:`harness_version`) keys the cache, so edited sources are recompiled."""
     with tempfile.TemporaryDirectory(prefix="llmcert-harness-") as folder:
         targets = [Path(folder, f"{part.stem}.pyc") for part in HARNESS]
         pairs = [
             str(p) for part, target in zip(HARNESS, targets, strict=True) for p in (part, target)
         ]
-        subprocess.run(
+        done = subprocess.run(
             [python, "-I", "-B", "-c", _COMPILE, *pairs],
             check=True,
             capture_output=True,
             stdin=subprocess.DEVNULL,
             timeout=60,
         )
-        return {target.name: target.read_bytes() for target in targets}
+        path = json.loads(done.stdout)
+        return Harness({t.name: t.read_bytes() for t in targets}, tuple(map(str, path)))
 
 
 #: A random token of this llmcert process in every sandbox's environment, so a search for
@@ -129,7 +141,7 @@ def _bwrap_argv(policy: SandboxPolicy, fds: dict[str, int]) -> list[str]:
         "--chdir",
         "/task",
     ]
-    for name in harness_bytecode(policy.python, harness_version()):
+    for name in harness_for(policy.python, harness_version()).files:
         argv += ["--perms", "0444", "--ro-bind-data", str(fds[name]), f"/sandbox/{name}"]
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--seccomp", str(fds["seccomp"]), "--"]
     return argv
@@ -143,12 +155,12 @@ def _drop_root(uid: int) -> list[str]:
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
 
 
-def _limits_json(limits: Limits) -> str:
-    return json.dumps(
-        limits.model_dump(
-            include={"cpu_seconds", "memory_bytes", "processes", "file_bytes", "open_files"}
-        )
+def _setup_json(limits: Limits, path: Sequence[str] = ()) -> str:
+    """The harness's last argument: the rlimits, and the module search path to add."""
+    setup = limits.model_dump(
+        include={"cpu_seconds", "memory_bytes", "processes", "file_bytes", "open_files"}
     )
+    return json.dumps({**setup, "path": list(path)})
 
 
 def execute(
@@ -182,10 +194,10 @@ def execute(
         program_fd = stack.enter_context(data_fd(program.encode(), "program"))
         tests_fd = stack.enter_context(data_fd(spec, "tests"))
         fds = {"program": program_fd, "tests": tests_fd}
-        tail = [str(status_w), str(program_fd), str(tests_fd), _limits_json(policy.limits)]
+        tail = [str(status_w), str(program_fd), str(tests_fd)]
         if sandboxed:
             try:
-                bytecode = harness_bytecode(policy.python, harness_version())
+                harness = harness_for(policy.python, harness_version())
             except (OSError, subprocess.SubprocessError) as exc:
                 return Execution(
                     outcome=Outcome.SANDBOX_FAILURE,
@@ -194,25 +206,24 @@ def execute(
                     sandboxed=sandboxed,
                     policy_digest=digest,
                 )
-            for name, code in bytecode.items():
+            for name, code in harness.files.items():
                 fds[name] = stack.enter_context(data_fd(code, name))
             fds["seccomp"] = stack.enter_context(
                 data_fd(seccomp_program(deny_inet_sockets=policy.deny_inet_sockets), "seccomp")
             )
-            argv = [*_bwrap_argv(policy, fds), policy.python, "-I", "-B", "/sandbox/_inside.pyc"]
+            argv = [*_bwrap_argv(policy, fds), policy.python, "-S", "-I", "-B"]
+            argv += ["/sandbox/_inside.pyc", *tail, _setup_json(policy.limits, harness.path)]
             if os.geteuid() == 0:
                 argv = [*_drop_root(policy.uid), *argv]
             popen_kw: dict[str, object] = {"pass_fds": (status_w, *fds.values())}
             cwd = None
         else:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="llmcert-unsandboxed-"))
-            argv = [policy.python, "-I", "-B", str(_INSIDE)]
+            argv = [policy.python, "-I", "-B", str(_INSIDE), *tail, _setup_json(policy.limits)]
             popen_kw = {"pass_fds": (status_w, program_fd, tests_fd)}
             cwd = folder
         handed = True
-        return _supervise(
-            [*argv, *tail], popen_kw, cwd, status_r, status_w, policy, digest, sandboxed
-        )
+        return _supervise(argv, popen_kw, cwd, status_r, status_w, policy, digest, sandboxed)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
