@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from llmcert.sandbox import SandboxPolicy
+from llmcert.sandbox._run import RUN_TOKEN, RUN_TOKEN_ENV
 
 
 @pytest.fixture
@@ -18,17 +19,26 @@ def policy() -> SandboxPolicy:
 
 
 def sandbox_processes(uid: int, *, grace: float = 3.0) -> list[int]:
-    """Host processes (zombies included) of the sandbox user, after a grace period for reaping."""
+    """Host processes (zombies included) of the sandbox user started by this test run, after a
+    grace period for reaping. Other runs' sandboxes may be alive at the same time: a process
+    counts when its environment holds this run's token, or (a zombie has no environment) when
+    this process is its parent."""
+    marker = f"{RUN_TOKEN_ENV}={RUN_TOKEN}".encode()
+    me = f"PPid:\t{os.getpid()}\n"
     end = time.monotonic() + grace
     while True:
         found = []
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    if entry.stat().st_uid == uid:
-                        found.append(int(entry.name))
-                except OSError:
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid != uid:
                     continue
+                environ = (entry / "environ").read_bytes().split(b"\0")
+                if marker in environ or me in (entry / "status").read_text():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
         if not found or time.monotonic() > end:
             return found
         time.sleep(0.05)

@@ -7,6 +7,7 @@ import pytest
 from llmcert.errors import LlmcertError
 from llmcert.sandbox import Sandbox, SandboxPolicy, SandboxUnavailable, _layers
 from llmcert.sandbox._seccomp import SeccompUnavailable
+from tests.sandbox.conftest import needs_root
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +22,18 @@ def test_missing_bubblewrap_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     assert info.value.layer == "namespaces"
     assert "apt-get install bubblewrap" in str(info.value)
     assert isinstance(info.value, LlmcertError)
+
+
+@needs_root
+def test_missing_setpriv_refuses_as_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = _layers.shutil.which
+    monkeypatch.setattr(
+        _layers.shutil, "which", lambda name: None if name == "setpriv" else real(name)
+    )
+    with pytest.raises(SandboxUnavailable) as info:
+        Sandbox()
+    assert info.value.layer == "user"
+    assert "apt-get install util-linux" in str(info.value)
 
 
 def test_missing_libseccomp_refuses(monkeypatch: pytest.MonkeyPatch) -> None:

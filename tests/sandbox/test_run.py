@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import time
 
 import pytest
 
 from llmcert.sandbox import Outcome, Sandbox, SandboxPolicy, execute
+from llmcert.sandbox._run import RUN_TOKEN, RUN_TOKEN_ENV
 from tests.sandbox.conftest import needs_root, sandbox_processes
 
 CASES = [
@@ -96,3 +101,67 @@ def test_unsandboxed_opt_out_is_loud_and_recorded(policy: SandboxPolicy) -> None
     assert box.digest != policy.digest()
     with pytest.raises(ValueError, match="reason"):
         Sandbox.unsandboxed("  ")
+
+
+def test_the_harness_starts_from_bytecode_without_slow_imports(policy: SandboxPolicy) -> None:
+    # The program's process is forked from the harness, so it sees what the harness imported:
+    # json (which pulls in re and enum), typing, signal's enums and site (with the host's .pth
+    # files and sitecustomize) would cost every start-up.
+    ex = execute(
+        policy,
+        "import os, sys\nprint(sorted(os.listdir('/sandbox')))\n"
+        "slow = {'json', 're', 'enum', 'typing', 'signal', 'site', 'sitecustomize'}\n"
+        "print(sorted(slow & set(sys.modules)))\nprint(sys.path[1:])\n",
+        "",
+    )
+    assert ex.outcome is Outcome.PASSED, ex.detail
+    bytecode, imported, path, _ = ex.stdout.split("\n")
+    assert bytecode == "['_inside.pyc', '_wire.pyc']"
+    assert imported == "[]"
+    # the module search path is the one the interpreter's own site builds
+    full = subprocess.run(
+        [policy.python, "-I", "-c", "import sys; print(sys.path)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert path == full.stdout.strip()
+
+
+def test_exit_and_quit_exist_and_never_pass(policy: SandboxPolicy) -> None:
+    for call in ("exit(0)", "quit()"):
+        ex = execute(policy, f"def f():\n    return 1\n{call}\n", "assert f() == 1\n")
+        assert ex.outcome is Outcome.RUNTIME_ERROR
+        assert "SystemExit" in ex.detail
+
+
+@needs_root
+def test_the_leftover_check_counts_this_run_s_processes_only(policy: SandboxPolicy) -> None:
+    """Another run's sandboxes (same user) may be alive meanwhile; they are not this run's."""
+
+    def detached(env: dict[str, str]) -> int:
+        """A process of the sandbox user that is not this process's child."""
+        drop = [f"--reuid={policy.uid}", f"--regid={policy.uid}", "--clear-groups"]
+        out = subprocess.run(
+            ["setpriv", *drop, "sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"],
+            env={"PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return int(out.stdout)
+
+    # every sandboxed process carries the token unless it wipes its own environment
+    shown = execute(policy, f"import os\nprint(os.environ[{RUN_TOKEN_ENV!r}])\n", "")
+    assert shown.stdout == f"{RUN_TOKEN}\n"
+    foreign = detached({RUN_TOKEN_ENV: "another-run"})
+    ours = detached({RUN_TOKEN_ENV: RUN_TOKEN})
+    try:
+        found = sandbox_processes(policy.uid, grace=0.0)
+        assert ours in found
+        assert foreign not in found
+    finally:
+        for pid in (foreign, ours):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert sandbox_processes(policy.uid) == []

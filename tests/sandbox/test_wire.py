@@ -121,3 +121,31 @@ def test_frames_round_trip_and_oversized_or_cut_ones_are_refused() -> None:
         os.close(r)
         if w >= 0:
             os.close(w)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"NaN", b"[Infinity]", b'{"a": -Infinity}', b"[1] [2]", b" [1]", b"[1,]", b"\xff\xfe", b""],
+)
+def test_frames_hold_one_strict_json_value(raw: bytes) -> None:
+    r, w = os.pipe()
+    try:
+        os.write(w, struct.pack(">Q", len(raw)) + raw)
+        with pytest.raises(NotPlainData, match="JSON"):
+            receive(r)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_what_crosses_is_compact_ascii_json_without_nan() -> None:
+    r, w = os.pipe()
+    try:
+        send(w, {"ok": encode(["é", 1.5, 2**70, None])})
+        size = struct.unpack(">Q", os.read(r, 8))[0]
+        assert os.read(r, size) == b'{"ok":["\\u00e9",1.5,{"i":"400000000000000000"},null]}'
+        with pytest.raises(ValueError, match="JSON"):
+            send(w, {"x": float("nan")})
+    finally:
+        os.close(r)
+        os.close(w)

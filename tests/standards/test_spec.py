@@ -204,3 +204,14 @@ def test_diff_reports_clause_and_measure_changes(tmp_path: Path) -> None:
     assert d.clauses_removed == ("A.1",)
     assert d.requirements_removed == ("bank",)
     assert [(c.field, c.old, c.new) for c in d.header] == [("status", "published", "deprecated")]
+
+
+def test_unscannable_policy_is_for_insecure_code_only(tmp_path: Path) -> None:
+    text = VALID.replace("metric: accuracy,", "metric: accuracy, unscannable: exclude,", 1)
+    with pytest.raises(SpecError, match="insecure_rate metric only") as info:
+        load_standard_file(write(tmp_path, text))
+    assert info.value.field is not None
+    assert info.value.field.startswith("requirements.0.measure")
+    code = load_standard("code-generation")
+    insecure = next(r for r in code.requirements if r.id == "insecure-code")
+    assert insecure.measure.unscannable == "exclude"  # type: ignore[union-attr]

@@ -213,6 +213,8 @@ def _print_assessment(a: Assessment) -> None:
             need = f"grade {r.grade}" if r.grade else "check"
         interval = "—" if r.ci_low is None else f"{_pct(r.ci_low)} – {_pct(r.ci_high)}"
         counts = f"{r.n_scored} / {r.n_error}" if r.measure.get("kind") == "suite" else "—"
+        if r.n_unscored:  # e.g. programs the insecure-code analyser could not parse
+            counts += f" +{r.n_unscored} unscored"
         style = _STYLE.get(r.verdict, "")
         table.add_row(
             r.id,

@@ -14,19 +14,18 @@ writes the status pipe, and it reports ``passed`` only when every test ran to
 the end and the program never broke the protocol. In the sandbox this process
 is the PID namespace's init, so the program's signals cannot kill or stop it.
 
-Usage: python -I -B _inside.py STATUS_FD PROGRAM_FD TESTS_FD LIMITS_JSON
-(TESTS_FD holds JSON: {"prelude": str, "tests": str, "entry": [names], "reads": [the
-names the tests read, found by the parent with ast, which would slow every start-up here]}).
+Usage: python -S -I -B _inside.py STATUS_FD PROGRAM_FD TESTS_FD SETUP_JSON
+(SETUP_JSON: the rlimits and the site directories to add to sys.path; TESTS_FD holds JSON:
+{"prelude": str, "tests": str, "entry": [names], "reads": [the names the tests read, found
+by the parent with ast, which would slow every start-up here]}).
 """
 
+import _signal as signal  # type: ignore[import-not-found]  # signal wraps it in enums: +3 ms
 import builtins
 import errno
-import importlib
-import json
 import math
 import os
 import resource
-import signal
 import sys
 import time
 
@@ -55,6 +54,17 @@ def _limits(limits: dict) -> None:  # type: ignore[type-arg]
     ):
         resource.setrlimit(kind, (limits[key], limits[key]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _site(path: list[str] | tuple[str, ...]) -> None:
+    """What ``site`` gives a program, without its cost or the host's .pth files and
+    sitecustomize (the sandbox starts with -S): the interpreter's site directories, given by
+    the parent, and the ``exit`` and ``quit`` builtins."""
+    sys.path.extend(p for p in path if p not in sys.path)
+    import _sitebuiltins  # frozen: no file to read
+
+    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
 
 
 def _read_all(fd: int) -> bytes:
@@ -321,7 +331,7 @@ def _run_tests(program: Program, spec: dict) -> None:  # type: ignore[type-arg]
     for name in free - set(map(str, offered)) & sys.stdlib_module_names:
         # tests that use a module the program imported (MBPP+/596: ``sys.getsizeof``) get
         # their own copy of it, never the program's
-        namespace[name] = importlib.import_module(name)
+        namespace[name] = __import__(name)  # top-level names only: importlib costs start-up
     for name in (free & set(map(str, offered))) | set(spec.get("entry") or ()):
         namespace[name] = Remote(program, {"g": name})
     exec(compile(tests, "tests.py", "exec"), namespace)
@@ -353,7 +363,9 @@ def _ending(status: int | None) -> tuple[str, str]:
             return "time_limit", "CPU limit"
         if sig == signal.SIGXFSZ:
             return "output_limit", "file size limit"
-        return "runtime_error", f"killed by {signal.Signals(sig).name}"
+        import signal as names  # only for this message
+
+        return "runtime_error", f"killed by {names.Signals(sig).name}"
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
     return "runtime_error", f"exited with status {code} before its tests completed"
 
@@ -377,7 +389,9 @@ def _describe(exc: BaseException) -> str:
 def main() -> None:
     status_fd, program_fd, tests_fd = (int(a) for a in sys.argv[1:4])
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # as the namespace's init: ignored from inside
-    _limits(json.loads(sys.argv[4]))
+    setup = _wire.loads(sys.argv[4])
+    _limits(setup)
+    _site(setup.get("path") or ())
     requests_r, requests_w = os.pipe()
     replies_r, replies_w = os.pipe()
     os.write(status_fd, b'{"event": "started"}\n')
@@ -399,7 +413,7 @@ def main() -> None:
     program = Program(pid, requests_w, replies_r)
     error: BaseException | None = None
     try:
-        spec = json.loads(_read_all(tests_fd))
+        spec = _wire.loads(_read_all(tests_fd))
         _run_tests(program, spec)
     except BaseException as exc:  # SystemExit too: exiting is not passing
         error = exc
@@ -408,7 +422,7 @@ def main() -> None:
     used = _cpu() - start
     _flush()
     record = {"event": "done", "outcome": outcome, "detail": detail, "cpu_seconds": used}
-    os.write(status_fd, (json.dumps(record) + "\n").encode())
+    os.write(status_fd, (_wire.dumps(record) + "\n").encode())
     os._exit(0)
 
 

@@ -75,6 +75,12 @@ def _check(policy: SandboxPolicy) -> None:
             "bubblewrap (bwrap) is not installed",
             "Install it: apt-get install bubblewrap",
         )
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        raise SandboxUnavailable(
+            "user",
+            "setpriv, which drops root before bubblewrap starts, is not installed",
+            "Install it: apt-get install util-linux",
+        )
     try:
         seccomp_program(deny_inet_sockets=policy.deny_inet_sockets)
     except SeccompUnavailable as exc:

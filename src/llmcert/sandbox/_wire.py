@@ -12,17 +12,24 @@ with its own ``==``: whatever a program returns, it cannot choose how it is
 compared.
 
 Frames are an 8-byte big-endian length and that many bytes of UTF-8 JSON.
+
+Every sandbox imports this file before the program starts, so it keeps to
+modules the interpreter has loaded anyway or that cost nothing: not ``typing``,
+and not the ``json`` package, whose decoder imports ``re`` and ``enum`` (about
+5 ms of every start-up); it drives json's C codec, ``_json``, itself.
 """
 
 from __future__ import annotations
 
 import binascii
-import json
 import math
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 #: Largest frame either side accepts; a longer one is a protocol violation.
 MAX_FRAME = 256 << 20
@@ -221,9 +228,62 @@ _TAGS: dict[str, Callable[[Any, Callable[[int], Any] | None, int], Any]] = {
 }
 
 
+def _no_constant(name: str) -> Any:
+    raise NotPlainData(f"{name} is not JSON")
+
+
+def _not_json(value: Any) -> Any:
+    raise NotPlainData(f"a {type(value).__name__} is not JSON")
+
+
+try:
+    from _json import encode_basestring_ascii, make_encoder, make_scanner
+except ImportError:  # an interpreter without json's C codec: the json package does the same
+    import json
+
+    def dumps(message: Any) -> str:
+        """``message`` as compact JSON; NaN and infinities are refused."""
+        return json.dumps(message, separators=(",", ":"), allow_nan=False, default=_not_json)
+
+    def loads(text: str | bytes) -> Any:
+        """One JSON value, strictly: NaN and infinities are refused (ValueError when malformed)."""
+        return json.loads(text, parse_constant=_no_constant)
+
+else:
+
+    class _Strict:
+        """What json's C scanner reads from its decoder: strict strings, JSON's own types."""
+
+        strict = True
+        object_hook = object_pairs_hook = None
+        parse_float, parse_int = float, int
+        parse_constant = staticmethod(_no_constant)
+
+    _scan = make_scanner(_Strict())  # type: ignore[arg-type]  # it reads these attributes
+
+    def dumps(message: Any) -> str:
+        """``message`` as compact JSON; NaN and infinities are refused."""
+        encoder = make_encoder(
+            {}, _not_json, encode_basestring_ascii, None, ":", ",", False, False, False
+        )
+        return "".join(encoder(message, 0))
+
+    def loads(text: str | bytes) -> Any:
+        """One JSON value, strictly: NaN and infinities are refused (ValueError when malformed)."""
+        if not isinstance(text, str):
+            text = text.decode()  # not UTF-8: UnicodeDecodeError, a ValueError
+        try:
+            value, end = _scan(text, 0)
+        except StopIteration:
+            raise ValueError("expected a JSON value") from None
+        if end != len(text):
+            raise ValueError("extra data after the JSON value")
+        return value
+
+
 def frame(message: Any) -> bytes:
     """``message`` as one frame; over :data:`MAX_FRAME` it is refused before it is sent."""
-    data = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+    data = dumps(message).encode()
     if len(data) > MAX_FRAME:
         raise NotPlainData(f"a reply of {len(data)} bytes is over the {MAX_FRAME}-byte limit")
     return len(data).to_bytes(_HEADER, "big") + data
@@ -246,7 +306,7 @@ def receive(fd: int) -> Any:
         raise NotPlainData(f"a frame of {size} bytes is over the {MAX_FRAME}-byte limit")
     raw = _read(fd, size)
     try:
-        return json.loads(raw)
+        return loads(raw)
     except (ValueError, RecursionError) as exc:
         raise NotPlainData(f"not JSON: {str(exc)[:100]}") from exc
 

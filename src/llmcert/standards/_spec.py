@@ -117,6 +117,17 @@ class SuiteMeasure(_Strict):
         ),
     )
 
+    unscannable: ErrorPolicy | None = Field(
+        None,
+        description=(
+            "insecure_rate only: what a program the analyser cannot scan (one that does not "
+            "parse) counts as, in the words of `errors`. exclude (the default): left out of "
+            "the estimate, with the interval widened to span it, so a verdict holds whatever "
+            "it contains; as_failure: insecure; inconclusive_if_any: no verdict while there "
+            "is one"
+        ),
+    )
+
     @field_validator("metric")
     @classmethod
     def _metric(cls, value: str) -> str:
@@ -125,6 +136,14 @@ class SuiteMeasure(_Strict):
                 f"metric must be 'accuracy', 'pass@K', 'pass@K/plus' or 'insecure_rate', got {value!r}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _unscannable_only_for_insecure_code(self) -> SuiteMeasure:
+        if self.unscannable is not None and self.metric != "insecure_rate":
+            raise ValueError(
+                f"unscannable applies to the insecure_rate metric only, not {self.metric!r}"
+            )
+        return self
 
     @property
     def estimated(self) -> bool:

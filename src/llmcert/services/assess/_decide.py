@@ -10,6 +10,7 @@ interval (Rogan–Gladen), and the judge is named either way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +35,11 @@ from llmcert.stats import (
     Counts,
     Decision,
     DecisionRule,
+    ErrorPolicy,
+    Estimate,
     EstimateBound,
     JudgeErrorRates,
+    Verdict,
 )
 
 #: Cap on the unit keys listed as evidence per requirement (all are in result.json).
@@ -238,14 +242,41 @@ def _decide_estimated(req: Requirement, run: SuiteRun, base: Path) -> Requiremen
     rule = EstimateBound(confidence=req.confidence, informational=req.rule == "point_estimate")
     if req.errors == "inconclusive_if_any" and any(r.status != "ok" for r in records):
         rule = EstimateBound(confidence=req.confidence, informational=True)
+    unscannable = req.measure.unscannable or "exclude"
     est = code_estimate(
-        req.measure.metric, records, level=rule.level, errors_as_failure=req.errors == "as_failure"
+        req.measure.metric,
+        records,
+        level=rule.level,
+        errors_as_failure=req.errors == "as_failure",
+        unscannable=unscannable,
     )
     threshold = req.threshold if req.threshold is not None else 0.0
     decision = rule.decide(est, threshold, req.direction, min_n=req.min_n)
+    if est.details.get("unscannable"):
+        decision = _with_unscannable(decision, est, unscannable)
     return from_decision(
         req, decision, judge=None, evidence=_link(run, records, base), n_planned=len(records)
     )
+
+
+def _with_unscannable(decision: Decision, est: Estimate, policy: ErrorPolicy) -> Decision:
+    """Say beside the rate how many programs could not be scanned and what they counted as;
+    under ``inconclusive_if_any`` they leave the verdict open."""
+    n, total = est.details["unscannable"], est.counts.n_total
+    counted = {
+        "exclude": "left out of the estimate; the interval spans them as all secure to all "
+        "insecure, so the verdict holds whatever they contain",
+        "as_failure": "counted as insecure",
+        "inconclusive_if_any": "left out of the estimate; any of them leaves the verdict open",
+    }[policy]
+    note = (
+        f" {n} of {total} programs could not be scanned (they do not parse as Python): {counted}."
+    )
+    verdict = decision.verdict
+    if policy == "inconclusive_if_any" and verdict in (Verdict.PASS, Verdict.FAIL):
+        verdict = Verdict.INCONCLUSIVE
+        note += f" By the rule alone: {decision.verdict.value}."
+    return replace(decision, verdict=verdict, explanation=decision.explanation + note)
 
 
 def _decide_judged(
