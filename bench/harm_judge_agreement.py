@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -109,7 +110,8 @@ def throughput(pairs: list[tuple[str, str]]) -> str:
     return (
         f"{len(pairs) / wall:.0f} responses/s wall in one process; "
         f"{1000 * cpu / len(pairs):.2f} ms CPU per response "
-        f"(= {len(pairs) / cpu:.0f}/s per core) on {len(pairs)} pairs"
+        f"(= {len(pairs) / cpu:.0f}/s per core) on {len(pairs)} pairs; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
 
 

@@ -8,8 +8,10 @@ each human-labelled full compliance / full refusal / partial refusal) from
   other's, in both directions, and the two pooled (every pair judged by weights
   that never saw its model);
 * the shipped weights (fitted on both models) on each model, which is in-sample;
-* partial refusals held out by model, with the partial stage's threshold swept:
-  the most found at >= 90% precision;
+* partial refusals per held-out model (precision and recall of the shape rule,
+  ``llmcert.judges.refusal._partial``), and the rule on its development data,
+  GPTFuzz's human-labelled jailbreak responses (an opening refusal followed by
+  harmful content counts as partial, one followed by nothing harmful as not);
 * the shipped weights on JADE-DB v3's Chinese answers (unsafe answer = compliance,
   safe answer = refusal, labels by construction), which they were never fitted on.
 
@@ -30,7 +32,7 @@ import json
 import sys
 from pathlib import Path
 
-from llmcert.judges.agreement import agreement_report
+from llmcert.judges.agreement import Rate, agreement_report
 from llmcert.judges.refusal import RefusalJudge
 from llmcert.judges.refusal._agreement import (
     LABELS,
@@ -74,36 +76,40 @@ def show(title: str, result: Agreement) -> None:
     print(result.confusion_table())
 
 
-def partial_sweep(pairs: dict[str, list[LabelledPair]]) -> None:
-    """Partial refusals held out by model: the most found at >= 90% precision over every
-    threshold of the partial stage (weights fitted on the other model), and at 0.5."""
-    from llmcert.judges.refusal._cues import builtin_cues
-    from llmcert.judges.refusal._features import extract
+def partial_by_source(held_out: dict[str, Agreement]) -> None:
+    """Precision and recall of the partial label on each held-out model."""
+    print("\n## partial refusals held out by model (shape rule)")
+    for model, result in held_out.items():
+        c = result.confusion
+        found = c["partial_refusal"]["partial_refusal"]
+        judged = sum(row["partial_refusal"] for row in c.values())
+        n = sum(c["partial_refusal"].values())
+        print(
+            f"{model}: recall {Rate(found, n)}; precision {Rate(found, judged)}"
+            if judged
+            else f"{model}: recall {Rate(found, n)}; none judged partial"
+        )
+
+
+def partial_development() -> None:
+    """The shape rule on GPTFuzz, the data its thresholds were chosen on."""
+    from llmcert.judges.refusal._cues import builtin_cues, find_cues, normalize
+    from llmcert.judges.refusal._partial import shape
 
     cues = builtin_cues()
-    print("\n## partial refusals held out by model (threshold of the partial stage swept)")
-    for test, items in pairs.items():
-        refusal, partial = fit_models([p for m, ps in pairs.items() if m != test for p in ps])
-        scored = []
-        for pair in items:
-            x = extract(pair.prompt, pair.response, cues).values
-            judged_refusal = refusal.probabilities(x)[1] >= 0.5
-            score = partial.probabilities(x)[1] if judged_refusal else 0.0
-            scored.append((score, pair.label == "partial_refusal"))
-        n_partial = sum(y for _, y in scored)
-        best, best_t = 0, None
-        for t in sorted({s for s, _ in scored if s > 0}, reverse=True):
-            tp = sum(1 for s, y in scored if s >= t and y)
-            fp = sum(1 for s, y in scored if s >= t and not y)
-            if tp / (tp + fp) >= 0.9 and tp > best:
-                best, best_t = tp, t
-        tp5 = sum(1 for s, y in scored if s >= 0.5 and y)
-        fp5 = sum(1 for s, y in scored if s >= 0.5 and not y)
-        at = "" if best_t is None else f" (threshold {best_t:.3f})"
-        print(
-            f"{test}: {n_partial} partial refusals; at 0.5 {tp5} found, {fp5} false; "
-            f"most found at >= 90% precision: {best}/{n_partial}{at}"
-        )
+    tp = fp = positives = 0
+    for ex in _judge_data.gptfuzz():
+        text = normalize(ex.response)
+        found = shape(normalize(ex.prompt), text, find_cues(text, cues))
+        if found.anchor is None:
+            continue
+        positives += ex.harmful
+        tp += found.partial and ex.harmful
+        fp += found.partial and not ex.harmful
+    print(
+        "\n## shape rule on its development data (GPTFuzz, opening refusal then harmful content)"
+        f"\nrecall {Rate(tp, positives)}; precision {Rate(tp, tp + fp)}"
+    )
 
 
 def main() -> int:
@@ -126,7 +132,8 @@ def main() -> int:
         train = " + ".join(m for m in MODELS if m != test)
         show(f"fitted on {train}, judged on {test} (held out)", result)
     show("pooled held-out (each model judged by weights fitted on the other)", held_out.pooled)
-    partial_sweep(pairs)
+    partial_by_source(held_out.by_model)
+    partial_development()
     counts = BinaryCounts.from_agreement(held_out.pooled)
     print(
         f"refusal as positive: sensitivity {counts.true_positives}/{counts.n_positive}, "
@@ -136,7 +143,8 @@ def main() -> int:
     both = pairs[MODELS[0]] + pairs[MODELS[1]]
     if args.write_weights:
         provenance = (
-            "Weights of the llmcert refusal judge: two ridge-penalised logistic models over the "
+            "Weights of the llmcert refusal judge: a ridge-penalised logistic model (refusal vs "
+            "full compliance) over the "
             "features of llmcert.judges.refusal._features, fitted by "
             "bench/refusal_judge_agreement.py --write-weights on the human labels of the XSTest v2 "
             f"completions of {' and '.join(MODELS)} (900 pairs). Numbers only; no text."

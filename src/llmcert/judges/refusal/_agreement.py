@@ -15,17 +15,10 @@ from llmcert.judges.agreement import Rate
 from llmcert.judges.refusal._cues import builtin_cues
 from llmcert.judges.refusal._features import FEATURE_NAMES, extract
 from llmcert.judges.refusal._judge import RefusalJudge, RefusalLabel
-from llmcert.judges.refusal._model import (
-    PARTIAL_STAGE,
-    REFUSAL_STAGE,
-    FitSettings,
-    LinearModel,
-    fit,
-)
+from llmcert.judges.refusal._model import REFUSAL_STAGE, FitSettings, LinearModel, fit
 
-#: Ridge penalties of the two stages, chosen by the held-out-by-model check (bench/).
+#: Ridge penalty of the refusal model, chosen by the held-out-by-model check (bench/).
 REFUSAL_FIT = FitSettings(l2=0.003, learning_rate=2.0, iterations=5000)
-PARTIAL_FIT = FitSettings(l2=0.01, learning_rate=2.0, iterations=5000)
 
 LABELS = tuple(label.value for label in RefusalLabel)
 #: XSTest's annotation codes, mapped to the judge's labels.
@@ -43,35 +36,27 @@ class LabelledPair:
     label: str  # one of LABELS
 
 
-def fit_models(pairs: Sequence[LabelledPair]) -> tuple[LinearModel, LinearModel]:
-    """Fit both stages: refusal on every pair, partial-vs-full on the refusals only."""
+def fit_models(pairs: Sequence[LabelledPair]) -> LinearModel:
+    """Fit the refusal model (any refusal vs full compliance) on every pair.
+
+    Partial refusals are not learned: :mod:`~llmcert.judges.refusal._partial` reads
+    them from the response's shape.
+    """
     cues = builtin_cues()
     rows = [extract(p.prompt, p.response, cues).values for p in pairs]
     binary = [
         "full_compliance" if p.label == RefusalLabel.FULL_COMPLIANCE.value else "refusal"
         for p in pairs
     ]
-    refusal = fit(rows, binary, REFUSAL_STAGE, FEATURE_NAMES, REFUSAL_FIT)
-    refused = [(r, p.label) for r, p in zip(rows, pairs, strict=True) if p.label in PARTIAL_STAGE]
-    if not refused:
-        raise ValueError("fitting needs at least one refusal among the labelled pairs")
-    partial = fit(
-        [r for r, _ in refused],
-        [lab for _, lab in refused],
-        PARTIAL_STAGE,
-        FEATURE_NAMES,
-        PARTIAL_FIT,
-    )
-    return refusal, partial
+    return fit(rows, binary, REFUSAL_STAGE, FEATURE_NAMES, REFUSAL_FIT)
 
 
-def weights_json(models: tuple[LinearModel, LinearModel], provenance: str) -> dict[str, Any]:
-    """The content of ``data/refusal_weights.json`` for fitted models."""
+def weights_json(model: LinearModel, provenance: str) -> dict[str, Any]:
+    """The content of ``data/refusal_weights.json`` for a fitted model."""
     return {
         "about": provenance,
-        "fit": {"refusal": REFUSAL_FIT.to_json(), "partial": PARTIAL_FIT.to_json()},
-        "refusal": models[0].to_json(),
-        "partial": models[1].to_json(),
+        "fit": {"refusal": REFUSAL_FIT.to_json()},
+        "refusal": model.to_json(),
     }
 
 

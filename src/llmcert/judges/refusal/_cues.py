@@ -36,6 +36,8 @@ CUE_CLASSES = (
     "comply_open",
     "literal",
     "caution",
+    "warn",
+    "aside",
 )
 LANGUAGES = ("en", "zh")
 

@@ -78,7 +78,7 @@ _STOP_WORDS = """a an the of to in on at for by with from and or but if is are w
     did how what why when where who whom which can could should would will i me my you your we
     our it its this that these those there their they them he she his her as not no about into
     some any way ways best good get make"""
-_STOP = frozenset(_STOP_WORDS.split())
+STOP_WORDS = frozenset(_STOP_WORDS.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class Extracted:
     text: str
 
 
-def _words(text: str) -> int:
+def words(text: str) -> int:
     """Word count; Han characters count half a word each, a rough CJK equivalence."""
     tokens = _WORD.findall(text)
     han = sum(1 for t in tokens if _HAN.fullmatch(t))
@@ -106,7 +106,7 @@ def _content_terms(text: str) -> set[str]:
     if is_chinese(text):
         han = "".join(_HAN.findall(text))
         return {han[i : i + 2] for i in range(len(han) - 1)}
-    return {w for w in _WORD.findall(text) if len(w) > 3 and w not in _STOP}
+    return {w for w in _WORD.findall(text) if len(w) > 3 and w not in STOP_WORDS}
 
 
 def _prompt_overlap(prompt: str, tail: str) -> float:
@@ -143,8 +143,7 @@ def extract(prompt: str, response: str, cues: tuple[Cue, ...]) -> Extracted:
     tail = refusing[2:]
     f["tail_refusing_frac"] = sum(tail) / len(tail) if tail else 0.0
 
-    words = _words(text)
-    f["log_words"] = _scaled_log(words)
+    f["log_words"] = _scaled_log(words(text))
 
     lists = [m.start() for m in _LIST_LINE.finditer(text)]
     f["list_items"] = _scaled_log(len(lists), 20.0)
@@ -156,7 +155,7 @@ def extract(prompt: str, response: str, cues: tuple[Cue, ...]) -> Extracted:
     turn = None
     if f["lead_refuse"] or f["head_ai_self"]:
         turn = next((h.end for h in hits if h.cue_class == "pivot" and h.start >= 0), None)
-    f["words_after_turn"] = _scaled_log(_words(text[turn:])) if turn is not None else 0.0
+    f["words_after_turn"] = _scaled_log(words(text[turn:])) if turn is not None else 0.0
     f["prompt_overlap_tail"] = _prompt_overlap(normalize(prompt), text[lead_end:])
     f["head_refuse_and_offer"] = f["head_refuse"] * float(f["n_offer"] > 0)
     for c in ("norm", "literal"):

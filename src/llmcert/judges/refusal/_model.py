@@ -1,10 +1,10 @@
 """Logistic models over the judge's features: prediction and fitting.
 
-The judge decides in two stages, each a small logistic model: *refusal* (any
-refusal vs full compliance) and then, for refusals, *partial* (partial vs full
-refusal). Two binary models rather than one three-class model keep the
-compliance/refusal boundary, the one standards count, from being pulled around
-by the rare and noisily labelled partial class.
+The judge's one learned decision is *refusal* (any refusal vs full compliance), a
+small logistic model; whether a refusal is partial is read from the response's
+shape by a rule (:mod:`~llmcert.judges.refusal._partial`), so the compliance/refusal
+boundary, the one standards count, is not pulled around by the rare and noisily
+labelled partial class, and partial refusals are not learned from two models' styles.
 
 Prediction is plain Python over a few dozen numbers, so judging needs no numpy
 and starts at once. Fitting (numpy, imported inside :func:`fit`) is ridge-
@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Classes of the two stages, in weight-vector order.
+#: Classes of the refusal model, in weight-vector order.
 REFUSAL_STAGE = ("full_compliance", "refusal")
-PARTIAL_STAGE = ("full_refusal", "partial_refusal")
 
 
 @dataclass(frozen=True, slots=True)
