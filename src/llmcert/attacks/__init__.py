@@ -38,15 +38,13 @@ from llmcert.attacks._metrics import (
 )
 from llmcert.attacks._plan import (
     AttackCase,
-    RenderedAttack,
+    AttackPlan,
     applicable,
     attack_request_key,
     attack_unit_key,
     behaviour_language,
-    key_cases,
     messages_digest,
     plan_cases,
-    render_cases,
 )
 from llmcert.attacks.adaptive import (
     SCORED,
@@ -65,6 +63,7 @@ __all__ = [
     "Attack",
     "AttackCase",
     "AttackJudge",
+    "AttackPlan",
     "AttackRecord",
     "BehaviourSource",
     "Calibration",
@@ -76,7 +75,6 @@ __all__ = [
     "Level",
     "Outcome",
     "Rate",
-    "RenderedAttack",
     "ResponseJudge",
     "Step",
     "Transform",
@@ -92,7 +90,6 @@ __all__ = [
     "builtin_adaptive",
     "builtin_attacks",
     "builtin_whitebox",
-    "key_cases",
     "library_versions",
     "load_behaviours",
     "load_harm_judge",
@@ -101,7 +98,6 @@ __all__ = [
     "next_prompt",
     "parse_levels",
     "plan_cases",
-    "render_cases",
     "select_attacks",
     "summarise",
     "summarise_group",
