@@ -72,6 +72,9 @@ class AttackRecord:
     error: str | None
     #: Target queries behind this record (an adaptive attack's record covers a behaviour).
     queries: int = 1
+    #: L4 prefill: the answer prefix the model was forced to begin with (the response
+    #: holds it too, as the user would read the answer).
+    prefill: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +92,7 @@ class AttackRecord:
             "response": self.response,
             "error": self.error,
             "queries": self.queries,
+            "prefill": self.prefill,
         }
 
 

@@ -135,6 +135,7 @@ def trace_record(trace: Trace) -> AttackRecord:
         response=step.response,
         error=step.error,
         queries=len(trace.steps),
+        prefill=step.prefix,
     )
 
 
