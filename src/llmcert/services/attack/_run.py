@@ -232,7 +232,7 @@ async def attack(
     opened = backend if backend is not None else open_backend(ref)
     model = Capture(opened)
     identifying = asyncio.create_task(_identify(model, request.seed))
-    warming = asyncio.create_task(asyncio.to_thread(_warm_up, attacks))
+    warming: asyncio.Task[None] | None = None
     started: StartedCalls | None = None
     try:
         prepared = await asyncio.to_thread(_prepare, request, attacks, adaptive)
@@ -251,6 +251,9 @@ async def attack(
                     seed=request.seed,
                     limit=effective_concurrency(request.concurrency, model),
                 )
+            # The first calls are out (or wait for the model): load what later units and
+            # the end need, off the path to the first call.
+            warming = asyncio.create_task(asyncio.to_thread(_warm_up, attacks))
             try:
                 identity = await identifying
             except BaseException as exc:
@@ -318,7 +321,9 @@ async def attack(
         if started is not None:
             await started.cancel()
         identifying.cancel()
-        await asyncio.gather(identifying, warming, return_exceptions=True)
+        await asyncio.gather(identifying, return_exceptions=True)
+        if warming is not None:
+            await asyncio.gather(warming, return_exceptions=True)
         if backend is None:
             await opened.aclose()
     records = await asyncio.to_thread(judge_all, cases, entries, judge, judged)
