@@ -268,6 +268,9 @@ async def attack(
                 raise
             nonce = journal.request_nonce(identity.digest)
             if plan is None or plan.nonce != nonce:
+                if started is not None:  # keyed under another nonce: not this run's calls
+                    await started.cancel()
+                    started = None
                 plan = _plan(request, prepared, attacks, settings, nonce)
             plan.bind(identity.digest)
             run_id = short(
