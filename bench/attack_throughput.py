@@ -8,7 +8,8 @@ judge and the shipped refusal judge. Ideal time = ceil(calls / C) × latency.
 Reports, over repeated runs (medians): whole-process wall time / ideal (start-up,
 judging and report writing included), the span from first request to last
 response / ideal, and harness CPU per call. Each run uses a fresh output
-directory, so nothing comes from the journal.
+directory, so nothing comes from the journal. The load average before and after
+is printed with the figures: timings taken on a busy machine are provisional.
 
     python bench/attack_throughput.py --data ../shared/data/advbench
     python bench/attack_throughput.py --data ../shared/data/advbench --behaviours 500 --c 64 --runs 3
@@ -61,6 +62,7 @@ def one_run(model: str, data: Path, behaviours: int, c: int, out: Path) -> dict[
 def bench(data: Path, behaviours: int, c: int, latency: float, runs: int) -> dict[str, float]:
     calls = behaviours * N_ATTACKS
     ideal = math.ceil(calls / c) * latency
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         answers = base / "answers.json"
@@ -93,6 +95,9 @@ def bench(data: Path, behaviours: int, c: int, latency: float, runs: int) -> dic
         "span_s": round(span, 3),
         "span_ratio": round(span / ideal, 3),
         "cpu_ms_per_call": round(1000 * cpu / calls, 3),
+        "walls_s": [round(r["wall"], 3) for r in results],
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(row))
     return row

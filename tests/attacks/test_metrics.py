@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from llmcert.attacks import (
     AttackRecord,
     Calibration,
     Outcome,
     breach_counts,
+    breach_items,
+    breach_rate,
     most_effective,
     summarise,
     summarise_group,
@@ -134,3 +138,23 @@ def test_breach_counts_per_behaviour() -> None:
     ]
     counts = breach_counts(records)
     assert (counts.successes, counts.n_scored, counts.n_unscored) == (1, 2, 1)
+
+
+def test_the_breach_rate_is_widened_for_the_judges_error_on_any_answer() -> None:
+    records = [record(a, i, Outcome.SUCCESS if i < 3 and a == "a" else Outcome.DECLINE)
+               for i in range(40) for a in ("a", "b", "c")]  # fmt: skip
+    records.append(replace(record("pair", 5, Outcome.DECLINE, level="L2"), queries=4))
+    assert breach_items(records) == 3 + 4  # an adaptive record counts its queries
+    counts = breach_counts(records)
+    plain = breach_rate(counts)
+    rates = JudgeErrorRates.from_counts(90, 100, 198, 200, "labels")
+    widened = breach_rate(counts, rates=rates, items=breach_items(records))
+    assert plain.method == "clopper-pearson"
+    assert "any of 7 answers" in widened.method
+    assert widened.estimate == plain.estimate == 3 / 40
+    assert plain.ci_low is not None
+    assert plain.ci_high is not None
+    assert widened.ci_low is not None
+    assert widened.ci_high is not None
+    assert widened.ci_low <= plain.ci_low
+    assert widened.ci_high > plain.ci_high

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from llmcert.attacks import builtin_attacks, plan_cases, select_attacks
+import pytest
+
+from llmcert.attacks import AttackPlan, builtin_attacks, plan_cases, select_attacks
 from llmcert.items import Item
 from llmcert.models._types import GenerationSettings
 
@@ -78,3 +80,40 @@ def test_units_carry_the_rendered_conversation() -> None:
     (case,) = cases
     assert case.unit.request.messages == case.messages  # type: ignore[union-attr]
     assert len(case.messages) == 33
+
+
+def lazy(identity: str | None = "sha256:model", **kw: object) -> AttackPlan:
+    args: dict[str, object] = {"settings": SETTINGS, "seed": 0, "nonce": "n"} | kw
+    return AttackPlan(BEHAVIOURS, select_attacks(), identity_digest=identity, **args)  # type: ignore[arg-type]
+
+
+def test_a_lazy_plan_sends_only_what_the_journal_lacks_and_lists_every_case() -> None:
+    everything = plan()
+    answered = set(list(everything.values())[::3])
+    plan_ = lazy()
+    asked: list[list[str]] = []
+
+    def lookup(keys: list[str]) -> set[str]:
+        asked.append(keys)
+        return answered & set(keys)
+
+    sent = [u.key for u in plan_.units(lookup)]
+    assert set(sent) == set(everything.values()) - answered
+    assert len(sent) == len(set(sent)) == plan_.sent
+    assert plan_.from_journal == len(answered)
+    assert max(len(k) for k in asked) <= AttackPlan.CHUNK  # the journal is asked chunk by chunk
+    # handed out attack by attack, listed behaviour by behaviour like plan_cases
+    names = [plan_.by_key[k].attack.name for k in sent]
+    assert names.index("l2.zh-pinyin") > names.index("l1.char-noise")
+    assert [c.key for c in plan_.cases] == list(everything.values())
+
+
+def test_requests_sent_before_the_model_is_known_are_the_units_requests() -> None:
+    early = lazy(identity=None)
+    first = [p.request for p in early.first_wave()][:5]
+    with pytest.raises(RuntimeError, match="bind"):
+        next(early.units())
+    early.bind("sha256:model")
+    units = list(early.units())
+    assert [u.request for u in units[:5]] == first
+    assert [u.key for u in units] == [u.key for u in lazy().units()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from llmcert.attacks import builtin_whitebox
 from llmcert.attacks.whitebox import (
     PIECES,
@@ -43,3 +45,26 @@ def test_a_proposal_changes_one_position_and_is_the_same_on_replay() -> None:
     other_seed = [mutate(attack, best, item_hash="h", seed=4, call=c) for c in range(20)]
     assert other_seed != proposals
     assert with_suffix("Do X.", ("!", "Sure")) == "Do X. ! Sure"
+
+
+def test_every_kind_of_attack_records_the_same_identity_and_rebudgets_alike() -> None:
+    from llmcert.attacks import builtin_adaptive, builtin_attacks
+
+    static = builtin_attacks()["l2.rot13"]
+    pair = builtin_adaptive(5)["l3.pair"]
+    suffix = builtin_whitebox(5)["l4.suffix-search"]
+    shared = {"name", "version", "level", "family", "languages", "params", "digest"}
+    for attack in (static, pair, suffix):
+        assert shared <= set(attack.describe())
+    assert pair.describe()["proposer"] == "attacker"
+    assert suffix.describe()["method"] == "suffix-search"
+    for stepwise in (pair, suffix):
+        more = stepwise.with_queries(9)
+        assert more.queries == 9
+        assert more.digest != stepwise.digest
+        assert more.describe()["params"] == {**stepwise.params, "queries": 9}
+        assert stepwise.with_queries(5).digest == stepwise.digest
+        with pytest.raises(ValueError, match="at least one query"):
+            stepwise.with_queries(0)
+    with pytest.raises(ValueError, match="no parameter 'queries'"):
+        static.with_queries(3)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from llmcert.engine import (
     Journal,
+    PlannedRequest,
     RetryPolicy,
     StartedCalls,
     execute,
@@ -151,3 +153,33 @@ async def test_started_calls_not_taken_are_cancelled(tiny_suite: Path, tmp_path:
         await execute(units[:1], backend, journal, run_id="r", concurrency=1, started=started)
         assert journal.count() == 1  # the stray calls' answers are never recorded
     assert started.take(stray[0].request_key) is None
+
+
+async def test_started_calls_with_a_limit_refill_until_taken_over(
+    tiny_suite: Path, tmp_path: Path
+) -> None:
+    suite = load_suite(tiny_suite)
+    prompts = render_prompts(suite, kind="generate")
+    backend = Flaky(set(), set())
+    planned = plan_requests(suite, kind="generate", seed=0, repeats=3, prompts=prompts, nonce="n")
+    drawn: list[str] = []
+
+    def one_by_one() -> Iterator[PlannedRequest]:
+        for p in planned:
+            drawn.append(p.request_key)
+            yield p
+
+    started = StartedCalls(backend, one_by_one(), retry=FAST, limit=2)
+    assert len(drawn) == 2
+    await asyncio.sleep(0.05)  # the model is still being identified: answers start more calls
+    assert len(drawn) > 2
+    units = plan_units(suite, IDENT, kind="generate", seed=0, repeats=3, prompts=prompts, nonce="n")
+    with Journal(tmp_path / "j.sqlite") as journal:
+        stats = await execute(
+            units, backend, journal, run_id="r", concurrency=2, retry=FAST, started=started
+        )
+        assert journal.count() == len(units)
+    assert backend.peak == 2
+    assert len(backend.seen) == len(units)
+    assert all(n == 1 for n in backend.seen.values())  # nothing sent twice
+    assert stats.sent == len(units)

@@ -12,13 +12,14 @@ editing a template changes the digest, and with it every work unit's key.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, Self
 
 from llmcert._hashing import digest_json
 from llmcert.models._types import ChatMessage
@@ -42,13 +43,53 @@ class Level(StrEnum):
         }[self.value]
 
 
+class AttackIdentity:
+    """What every kind of attack (static, adaptive, white-box) shares: the identity it is
+    recorded under, and copies with some parameters changed (each with a new digest).
+
+    For frozen dataclasses with these attributes (as fields or class constants).
+    """
+
+    name: str
+    version: str
+    level: Level
+    family: str
+    languages: tuple[str, ...]
+    params: Mapping[str, Any]
+
+    def identity(self) -> dict[str, Any]:
+        """Name, version, level, family, languages and parameters, JSON-ready."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "level": self.level.value,
+            "family": self.family,
+            "languages": list(self.languages),
+            "params": dict(self.params),
+        }
+
+    def with_params(self, **params: Any) -> Self:
+        """A copy with some parameters changed (a new digest)."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            raise ValueError(f"attack {self.name} has no parameter {unknown[0]!r}")
+        # subclasses are dataclasses; mypy cannot see that through Self
+        return dataclasses.replace(self, params={**self.params, **params})  # type: ignore[type-var]
+
+    def with_queries(self, queries: int) -> Self:
+        """A copy with another budget of model calls per behaviour (adaptive, white-box)."""
+        if queries < 1:
+            raise ValueError(f"attack {self.name} needs at least one query per behaviour")
+        return self.with_params(queries=queries)
+
+
 #: A transform: behaviour text, its language, a seeded generator and the parameters
 #: → the conversation sent (usually one user message).
 Transform = Callable[[str, str, random.Random, Mapping[str, Any]], Sequence[ChatMessage]]
 
 
 @dataclass(frozen=True)
-class Attack:
+class Attack(AttackIdentity):
     """One static attack: its identity and the transform it applies.
 
     ``languages`` lists the behaviour languages the attack is written for
@@ -72,14 +113,7 @@ class Attack:
 
     def describe(self, *, material: bool = False) -> dict[str, Any]:
         """The JSON-ready identity, as recorded in results (``material`` only in the digest)."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "version": self.version,
-            "level": self.level.value,
-            "family": self.family,
-            "languages": list(self.languages),
-            "params": dict(self.params),
-        }
+        out = self.identity()
         if material:
             out["material"] = self.material
         else:
@@ -95,23 +129,6 @@ class Attack:
         """The conversation for one behaviour: deterministic given the seed."""
         rng = random.Random(attack_seed(self.digest, item_hash, seed))
         return tuple(self.transform(text, language, rng, self.params))
-
-    def with_params(self, **params: Any) -> Attack:
-        """A copy with some parameters changed (a new digest)."""
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            raise ValueError(f"attack {self.name} has no parameter {unknown[0]!r}")
-        return Attack(
-            self.name,
-            self.version,
-            self.level,
-            self.family,
-            self.description,
-            self.languages,
-            self.transform,
-            {**self.params, **params},
-            self.material,
-        )
 
 
 def attack_seed(attack_digest: str, item_hash: str, seed: int) -> int:

@@ -23,11 +23,16 @@ Intervals:
   behaviour) and again taken as the hull with the exact ones.
 
 Per level, the *behaviour* breach rate is also given: the share of behaviours
-that at least one attack of the level broke. Behaviours are independent, so its
-interval is exact, and it is what the ``wdta-ai-str-02`` standard decides on. It
-gets no judge correction: "some prompt judged a success" compounds the judge's
-false positives over the level's prompts, so the per-prompt error rates do not
-describe it.
+that at least one attack of the level broke, what the ``wdta-ai-str-02`` standard
+decides on. Behaviours are independent, so its interval is exact on the judged
+labels. "Some prompt judged a success" compounds the judge's false alarms over
+the behaviour's prompts, so the per-prompt error rates do not describe it
+directly; they bound it (:mod:`llmcert.stats._anyof`): a missed breach needs its
+true success missed (≤ 1 − se), a false one some false alarm among the ``k``
+judged answers (≤ k·(1 − sp), whatever their dependence). Where the harm judge's
+error rates were measured, the interval is widened by these bounds, with ``k``
+the most judged answers behind one behaviour (an adaptive record counts each
+query).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from llmcert.attacks._judging import Calibration, Outcome
 from llmcert.stats import (
     Counts,
     JudgeErrorRates,
+    any_of_interval,
     clopper_pearson_interval,
     corrected_interval,
 )
@@ -66,6 +72,9 @@ class AttackRecord:
     error: str | None
     #: Target queries behind this record (an adaptive attack's record covers a behaviour).
     queries: int = 1
+    #: L4 prefill: the answer prefix the model was forced to begin with (the response
+    #: holds it too, as the user would read the answer).
+    prefill: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +92,7 @@ class AttackRecord:
             "response": self.response,
             "error": self.error,
             "queries": self.queries,
+            "prefill": self.prefill,
         }
 
 
@@ -263,8 +273,34 @@ def breach_counts(records: Iterable[AttackRecord]) -> Counts:
     return Counts(broken, broken + held, 0, missing)
 
 
-def breach_rate(counts: Counts, *, confidence: float = 0.95) -> Rate:
-    return _exact(counts.successes, counts.n_unscored, counts.n_total, None, confidence)
+def breach_items(records: Iterable[AttackRecord]) -> int:
+    """The most judged answers behind one behaviour (``k`` of an "any of k" rate)."""
+    per: Counter[str] = Counter()
+    for r in records:
+        per[r.behaviour_hash] += r.queries
+    return max(per.values(), default=1)
+
+
+def breach_rate(
+    counts: Counts,
+    *,
+    rates: JudgeErrorRates | None = None,
+    items: int = 1,
+    confidence: float = 0.95,
+) -> Rate:
+    """The behaviour breach rate; with the harm judge's ``rates``, widened for its error
+    on any of ``items`` answers (:func:`llmcert.stats.any_of_interval`)."""
+    rate = _exact(counts.successes, counts.n_unscored, counts.n_total, None, confidence)
+    if rates is None or counts.n_total == 0:
+        return rate
+    low, high = any_of_interval(
+        counts.successes, counts.successes + counts.n_unscored, counts.n_total, rates, items,
+        confidence,
+    )  # fmt: skip
+    method = f"judge-corrected for any of {items} answers (union bound), hull with clopper-pearson"
+    if counts.n_unscored:
+        method += "; unscorable counted both ways"
+    return Rate(rate.estimate, low, high, method)
 
 
 def most_effective(summaries: Sequence[GroupSummary], n: int = 5) -> list[GroupSummary]:

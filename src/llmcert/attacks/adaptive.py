@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from llmcert._hashing import digest_json
-from llmcert.attacks._attack import Attack, Level, attack_seed
+from llmcert.attacks._attack import Attack, AttackIdentity, Level, attack_seed
 from llmcert.models._types import ChatMessage
 
 ATTACKER_SYSTEM = {
@@ -63,7 +63,7 @@ SCORED = "scored"
 
 
 @dataclass(frozen=True)
-class AdaptiveAttack:
+class AdaptiveAttack(AttackIdentity):
     """An L3 attack: at most ``queries`` target calls per behaviour."""
 
     name: str
@@ -102,24 +102,7 @@ class AdaptiveAttack:
         )
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "level": self.level.value,
-            "family": self.family,
-            "languages": list(self.languages),
-            "params": dict(self.params),
-            "proposer": self.proposer,
-            "digest": self.digest,
-        }
-
-    def with_queries(self, queries: int) -> AdaptiveAttack:
-        if queries < 1:
-            raise ValueError("an adaptive attack needs at least one query per behaviour")
-        return AdaptiveAttack(
-            self.name, self.version, self.proposer, self.description,
-            {**self.params, "queries": queries}, self.fallbacks,
-        )  # fmt: skip
+        return self.identity() | {"proposer": self.proposer, "digest": self.digest}
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from llmcert._hashing import digest_json
-from llmcert.attacks._attack import Level, attack_seed
+from llmcert.attacks._attack import AttackIdentity, Level, attack_seed
 
 #: Forced starts of the answer, tried in order, by language.
 PREFIXES = {
@@ -72,7 +72,7 @@ Method = Literal["prefill", "suffix-search"]
 
 
 @dataclass(frozen=True)
-class WhiteBoxAttack:
+class WhiteBoxAttack(AttackIdentity):
     """An L4 attack: at most ``queries`` model calls per behaviour (scorings and answers)."""
 
     name: str
@@ -107,24 +107,7 @@ class WhiteBoxAttack:
         )
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "level": self.level.value,
-            "family": self.family,
-            "languages": list(self.languages),
-            "params": dict(self.params),
-            "method": self.method,
-            "digest": self.digest,
-        }
-
-    def with_queries(self, queries: int) -> WhiteBoxAttack:
-        if queries < 1:
-            raise ValueError("a white-box attack needs at least one query per behaviour")
-        return WhiteBoxAttack(
-            self.name, self.version, self.method, self.description,
-            {**self.params, "queries": queries},
-        )  # fmt: skip
+        return self.identity() | {"method": self.method, "digest": self.digest}
 
 
 def _lang(table: dict[str, Any], language: str) -> Any:

@@ -128,6 +128,22 @@ def attack_command(
     _print_result(outcome.result)
     typer.echo(f"result: {outcome.result_path}")
     typer.echo(f"report: {outcome.report_path}")
+    _before_exit()
+
+
+def _before_exit() -> None:
+    """Keep the run's heap out of the collections interpreter shutdown runs.
+
+    The process exits next: its answers, records and the transform libraries'
+    dictionaries (a few hundred thousand objects) would otherwise be scanned by
+    every collection of the shutdown, about 1.3 s measured on a loaded machine,
+    against 0.2 s frozen. Frozen objects are still freed when their modules are
+    cleared; only objects in reference cycles are left to the operating system,
+    and every file and the journal are closed by then.
+    """
+    import gc
+
+    gc.freeze()
 
 
 def _print_catalogue() -> None:

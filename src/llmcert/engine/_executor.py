@@ -6,7 +6,7 @@ import asyncio
 import functools
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 
 from llmcert._retry import Outcome, RetryPolicy, call_with_retries
@@ -42,25 +42,52 @@ class StartedCalls:
     """The first wave of a run, sent before its units could be keyed.
 
     The model is still being identified; :func:`execute` takes these calls over
-    once it is, instead of sending their units again.
+    once it is, instead of sending their units again. With ``limit``, at most
+    that many are in flight and each answer starts the next planned request
+    (``planned`` may be lazy), so the endpoint stays busy however long the
+    identification takes; :func:`execute` stops the refills when it takes over.
     """
 
     def __init__(
         self,
         backend: ModelBackend,
-        planned: Sequence[PlannedRequest],
+        planned: Iterable[PlannedRequest],
         *,
         retry: RetryPolicy | None = None,
         seed: int = 0,
+        limit: int | None = None,
     ) -> None:
-        policy = retry or RetryPolicy()
-        rng = random.Random(seed)
+        self._backend = backend
+        self._policy = retry or RetryPolicy()
+        self._rng = random.Random(seed)
+        self._pending: Iterator[PlannedRequest] | None = iter(planned)
         self.first_at = time.perf_counter()
         self._calls: dict[str, tuple[float, asyncio.Task[Outcome[ModelOutput]]]] = {}
-        for p in planned:
-            call = functools.partial(_call, backend, p.request)
-            task = asyncio.create_task(call_with_retries(call, policy, rng))
-            self._calls[p.request_key] = (time.perf_counter(), task)
+        if limit is None:
+            while self._start_next():
+                pass
+        else:
+            for _ in range(limit):
+                if not self._start_next():
+                    break
+
+    def _start_next(self, _done: object = None) -> bool:
+        p = next(self._pending, None) if self._pending is not None else None
+        if p is None:
+            return False
+        call = functools.partial(_call, self._backend, p.request)
+        task = asyncio.create_task(call_with_retries(call, self._policy, self._rng))
+        self._calls[p.request_key] = (time.perf_counter(), task)
+        task.add_done_callback(self._refill)
+        return True
+
+    def _refill(self, task: asyncio.Task[Outcome[ModelOutput]]) -> None:
+        if not task.cancelled():
+            self._start_next()
+
+    def hold(self) -> None:
+        """Start no further calls (those started go on)."""
+        self._pending = None
 
     def take(
         self, request_key: str | None
@@ -69,6 +96,7 @@ class StartedCalls:
 
     async def cancel(self) -> None:
         """Abandon every call not taken over; their answers are never recorded."""
+        self.hold()
         calls, self._calls = self._calls, {}
         for _, task in calls.values():
             task.cancel()
@@ -86,7 +114,7 @@ def _error_text(exc: ModelError) -> str:
 
 
 async def execute(
-    units: Sequence[WorkUnit],
+    units: Iterable[WorkUnit],
     backend: ModelBackend,
     journal: Journal,
     *,
@@ -108,6 +136,9 @@ async def execute(
     ``on_recorded`` hears of each unit once its outcome is committed (so a caller
     can get ahead on its own work). A unit whose request is among ``started`` is
     not sent again: its call is awaited.
+
+    ``units`` may be a lazy iterator (planned as the workers take units): without
+    a length, ``concurrency`` workers start and those that find it empty stop.
     """
     policy = retry or RetryPolicy()
     sink = progress or NullProgress()
@@ -161,8 +192,10 @@ async def execute(
                 on_recorded(unit)
 
     if started is not None:
+        started.hold()
         stats.first_request_at = started.first_at
-    tasks = [asyncio.create_task(worker()) for _ in range(min(limit, len(units)))]
+    workers = min(limit, len(units)) if isinstance(units, Sized) else limit
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
     try:
         await asyncio.gather(*tasks)
     finally:

@@ -45,7 +45,7 @@ class JudgeInfo(_Model):
         "model's identity digest)",
     )
     calibration_digest: str = Field("", description="digest of the calibration file used")
-    correction: Literal["none", "rogan-gladen"] = "none"
+    correction: Literal["none", "rogan-gladen", "any-of-k"] = "none"
 
 
 class EvidenceLink(_Model):

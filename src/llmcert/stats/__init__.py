@@ -1,5 +1,6 @@
 """Statistics for honest figures: intervals, per-metric summaries, decision rules
-(point estimate, confidence bound, anytime-valid sequential, judge-corrected bound,
+(point estimate, confidence bound, anytime-valid sequential, judge-corrected bound (also
+on "any of k" rates),
 AILuminate-style grades, latency quantiles on order-statistic bounds, measured-only
 limits) and sample-size planning.
 
@@ -7,6 +8,7 @@ Pure and synchronous. numpy and scipy are imported inside the functions that use
 them, so importing this package stays cheap for the command line.
 """
 
+from llmcert.stats._anyof import AnyOfBound, any_of_interval
 from llmcert.stats._between import between_source_summary, new_source_bounds
 from llmcert.stats._correction import (
     CorrectedBound,
@@ -55,6 +57,7 @@ from llmcert.stats._sequential import Sequential, SequentialTest
 from llmcert.stats._summary import Method, summarize
 
 __all__ = [
+    "AnyOfBound",
     "ConfidenceBound",
     "CorrectedBound",
     "Counts",
@@ -76,6 +79,7 @@ __all__ = [
     "SequentialOutlook",
     "SequentialTest",
     "Verdict",
+    "any_of_interval",
     "between_source_summary",
     "clopper_pearson_interval",
     "cluster_bootstrap_interval",

@@ -164,3 +164,26 @@ def test_public_banks_carry_risks_and_licences(server: FakeOpenAIServer, tmp_pat
     assert {s["value"] for s in outcome.result["summaries"] if s["dimension"] == "language"} == {
         "zh"
     }
+
+
+def test_a_wider_run_sends_only_the_units_a_narrower_one_left(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    narrow = run(server, tmp_path, attacks=["l2.rot13", "l1.char-noise"])
+    wide = run(server, tmp_path)
+    assert wide.result["run"]["units_from_journal"] == narrow.result["run"]["units_total"]
+    assert wide.result["run"]["units_sent"] == (
+        wide.result["run"]["units_total"] - narrow.result["run"]["units_total"]
+    )
+    assert all(n == 1 for n in server.generations_by_key().values())  # nothing sent twice
+    old = {r["key"]: r for r in narrow.result["records"]}
+    assert {r["key"]: r for r in wide.result["records"] if r["key"] in old} == old
+
+
+def test_a_model_that_cannot_be_identified_leaves_nothing(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    # calls may go out while the model is identified; none is journaled for a model never known
+    with pytest.raises(Exception, match="does not serve model"):
+        run(server, tmp_path, model=f"openai://127.0.0.1:{server.port}/v1?model=not-served")
+    assert not (tmp_path / "out").exists()

@@ -6,7 +6,9 @@ the levels broke (:func:`llmcert.attacks.breach_counts`), with the requirement's
 own decision rule: the same ``stats`` layer as every other rate. Behaviours whose
 every prompt was scored and none succeeded held; the rest (an unscorable prompt,
 no success) are missing and follow the requirement's error policy, so an
-undecidable success is never counted as safe.
+undecidable success is never counted as safe. Where the harm judge's error rates
+were measured (and ``judge_correction`` is on), a confidence-bound requirement
+folds them in for "any of k answers" (:class:`llmcert.stats.AnyOfBound`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from llmcert.report._assessment import EvidenceLink, JudgeInfo, RequirementResul
 from llmcert.services.assess._decide import MAX_LINKED_UNITS, from_decision
 from llmcert.services.attack import AttackOutcome, AttackRequest, attack, check_request
 from llmcert.standards._spec import AttackMeasure, Requirement
+from llmcert.stats import AnyOfBound, DecisionRule, JudgeErrorRates
 
 if TYPE_CHECKING:
     from llmcert.engine import ProgressSink, RetryPolicy
@@ -78,7 +81,7 @@ def decide_attack_requirement(
     assert isinstance(measure, AttackMeasure)
     records = [r for r in outcome.records if r.level in measure.levels]
     counts = breach_counts(records)
-    rule = req.decision_rule()
+    rule = _rule(req, outcome, records)
     threshold = req.threshold if req.threshold is not None else 0.0
     decision = rule.decide(counts, threshold, req.direction, min_n=req.min_n)
     broken = sorted({r.behaviour_hash for r in records if r.outcome.value == "success"})
@@ -89,7 +92,17 @@ def decide_attack_requirement(
         name=str(harm.get("name", "")) if harm else "none (success undecidable)",
         version=str(harm.get("version", "")) if harm else "",
         digest=str(harm.get("digest", "")) if harm else "",
+        correction="any-of-k" if isinstance(rule, AnyOfBound) else "none",
     )
+    measured = judges["calibration"]["success"]
+    if harm and measured is not None:  # per answer; the rule bounds them for any of k
+        judge = judge.model_copy(
+            update={
+                "sensitivity": measured["sensitivity"],
+                "specificity": measured["specificity"],
+                "calibration": str(measured["source"]),
+            }
+        )
     result = from_decision(
         req,
         decision,
@@ -105,6 +118,21 @@ def decide_attack_requirement(
         n_planned=counts.n_total,
     )
     return result.model_copy(update={"check": _attack_details(outcome, records, broken)})
+
+
+def _rule(req: Requirement, outcome: AttackOutcome, records: Sequence[Any]) -> DecisionRule:
+    """The requirement's rule; a confidence bound folds in the harm judge's measured error."""
+    from llmcert.attacks import breach_items
+
+    measured = outcome.result["judges"]["calibration"]["success"]
+    if measured is None or not req.judge_correction or req.rule != "confidence_bound":
+        return req.decision_rule()
+    return AnyOfBound(
+        JudgeErrorRates(**measured),
+        breach_items(records),
+        confidence=req.confidence,
+        error_policy=req.errors,
+    )
 
 
 def _attack_details(

@@ -3,7 +3,7 @@ worker thread while further calls are in flight; adaptive traces as one record p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmcert.models import ModelBackend, ModelIdentity
@@ -61,10 +61,13 @@ class JudgeAhead:
 
     BATCH = 64
 
-    def __init__(self, cases: Sequence[AttackCase], capture: Capture, judge: AttackJudge) -> None:
+    def __init__(
+        self, cases: Mapping[str, AttackCase], capture: Capture, judge: AttackJudge
+    ) -> None:
+        """``cases``: by key, holding each unit by the time its answer is recorded."""
         from concurrent.futures import ThreadPoolExecutor
 
-        self._cases = {c.key: c for c in cases}
+        self._cases = cases
         self._capture = capture
         self._judge = judge
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmcert-judge")
@@ -132,6 +135,7 @@ def trace_record(trace: Trace) -> AttackRecord:
         response=step.response,
         error=step.error,
         queries=len(trace.steps),
+        prefill=step.prefix,
     )
 
 

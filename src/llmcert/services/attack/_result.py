@@ -60,6 +60,7 @@ def build_result(
 ) -> dict[str, Any]:
     from llmcert.attacks import (
         breach_counts,
+        breach_items,
         breach_rate,
         library_versions,
         most_effective,
@@ -71,13 +72,16 @@ def build_result(
     summaries = summarise(records, calibration)
     levels: dict[str, Any] = {}
     for level in sorted({r.level for r in records}):
-        counts = breach_counts(r for r in records if r.level == level)
-        rate = breach_rate(counts)
+        mine = [r for r in records if r.level == level]
+        counts = breach_counts(mine)
+        items = breach_items(mine)
+        rate = breach_rate(counts, rates=calibration.success, items=items)
         levels[level] = {
             "behaviours": counts.n_total,
             "broken": counts.successes,
             "held": counts.n_scored - counts.successes,
             "undetermined": counts.n_unscored,
+            "answers_per_behaviour": items,
             "breach_rate": rate.__dict__,
             "attacks": sorted({r.attack for r in records if r.level == level}),
         }

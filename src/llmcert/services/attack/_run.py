@@ -25,8 +25,8 @@ if TYPE_CHECKING:
         AdaptiveAttack,
         Attack,
         AttackJudge,
+        AttackPlan,
         HarmJudge,
-        RenderedAttack,
         WhiteBoxAttack,
     )
     from llmcert.engine import (
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         RetryPolicy,
     )
     from llmcert.items import Item
+    from llmcert.models._types import GenerationSettings
 
 from llmcert.services.attack._adaptive import run_adaptive
 from llmcert.services.attack._judge import Capture, JudgeAhead, judge_all, trace_record
@@ -88,7 +89,6 @@ def _resolve_judge(spec: str | HarmJudge | None) -> HarmJudge | None:
 class _Prepared:
     source: dict[str, Any]
     behaviours: list[Item]
-    rendered: list[RenderedAttack]
 
 
 def check_request(
@@ -151,26 +151,50 @@ def check_request(
 def _prepare(
     request: AttackRequest, attacks: list[Attack], adaptive: list[AdaptiveAttack | WhiteBoxAttack]
 ) -> _Prepared:
-    """Read the bank, draw the sample, render every prompt: none of it needs the model."""
-    from llmcert.attacks import applicable, behaviour_language, load_behaviours, render_cases
+    """Read the bank and draw the sample; prompts are rendered as calls are sent."""
+    from llmcert.attacks import applicable, behaviour_language, load_behaviours
 
     behaviours, source = load_behaviours(request.bank, request.data)
     per_behaviour = max(
         len(applicable(attacks, lang, request.languages))
         for lang in {behaviour_language(b) for b in behaviours}
     )
+    static_per_behaviour = per_behaviour
     per_behaviour += sum(a.max_calls for a in adaptive)
     if per_behaviour == 0:
         raise SpecError("no attack applies to the behaviours' languages")
     chosen = _behaviours_within(behaviours, per_behaviour, request.budget, request.seed)
-    rendered = render_cases(chosen, attacks, seed=request.seed, languages=request.languages)
-    if not rendered and not adaptive:
+    if not static_per_behaviour and not adaptive:
         raise SpecError("no attack applies to the behaviours' languages")
-    return _Prepared(source, chosen, rendered)
+    return _Prepared(source, chosen)
 
 
-def _warm_up() -> None:
-    """What only the end needs (interval maths, the page template), loaded while calls fly."""
+def _plan(
+    request: AttackRequest,
+    prepared: _Prepared,
+    attacks: list[Attack],
+    settings: GenerationSettings,
+    nonce: str,
+) -> AttackPlan:
+    from llmcert.attacks import AttackPlan
+
+    return AttackPlan(
+        prepared.behaviours,
+        attacks,
+        identity_digest=None,
+        settings=settings,
+        seed=request.seed,
+        nonce=nonce,
+        languages=request.languages,
+    )
+
+
+def _warm_up(attacks: list[Attack]) -> None:
+    """Load, while calls fly, what the run needs later: the libraries some transforms
+    import on first use (pinyin, OpenCC: a second between them), the interval maths
+    and the page template."""
+    for a in attacks:
+        a.render("热身 warm-up", "zh", seed=0, item_hash="")
     import scipy.stats  # noqa: F401
 
     from llmcert.report._html_kit import template
@@ -192,11 +216,11 @@ async def attack(
     The journal is ``output/journal.sqlite``; the reports go in a run directory under
     ``runs_dir`` (default: ``output``).
 
-    The model is identified while the bank is read and every prompt rendered in a
-    worker thread; only the keys need its identity.
+    The model is identified while the bank is read; prompts are rendered and keyed
+    as the engine takes units (:class:`~llmcert.attacks.AttackPlan`), so the first
+    calls go out as soon as the model is known.
     """
-    from llmcert.attacks import key_cases
-    from llmcert.engine import Journal, execute
+    from llmcert.engine import Journal, StartedCalls, effective_concurrency, execute
     from llmcert.models._types import GenerationSettings
 
     t0 = time.perf_counter()
@@ -208,19 +232,46 @@ async def attack(
     model = Capture(opened)
     identifying = asyncio.create_task(model.identify())
     warming: asyncio.Task[None] | None = None
+    started: StartedCalls | None = None
     try:
         prepared = await asyncio.to_thread(_prepare, request, attacks, adaptive)
-        warming = asyncio.create_task(asyncio.to_thread(_warm_up))
-        identity = await identifying
+        created = [p for p in (request.output, request.output / JOURNAL_NAME) if not p.exists()]
         request.output.mkdir(parents=True, exist_ok=True)
         with Journal(request.output / JOURNAL_NAME) as journal:
-            cases = key_cases(
-                prepared.rendered,
-                identity_digest=identity.digest,
-                settings=settings,
-                seed=request.seed,
-                nonce=journal.request_nonce(identity.digest),
-            )
+            plan: AttackPlan | None = None
+            if journal.unbound():
+                # Nothing answered yet, whatever the model: calls go out now, and are
+                # journaled once the model is known (it takes a few calls of its own).
+                plan = _plan(request, prepared, attacks, settings, journal.request_nonce(None))
+                started = StartedCalls(
+                    model,
+                    plan.first_wave(),
+                    retry=retry,
+                    seed=request.seed,
+                    limit=effective_concurrency(request.concurrency, model),
+                )
+            # The first calls are out (or wait for the model): load what later units and
+            # the end need, off the path to the first call.
+            warming = asyncio.create_task(asyncio.to_thread(_warm_up, attacks))
+            try:
+                identity = await identifying
+            except BaseException as exc:
+                # A model that cannot be identified leaves nothing behind.
+                if started is not None:
+                    await started.cancel()
+                if isinstance(exc, Exception) and journal.count() == 0:
+                    from llmcert.services._pipeline import _remove_new
+
+                    journal.close()
+                    _remove_new(created)
+                raise
+            nonce = journal.request_nonce(identity.digest)
+            if plan is None or plan.nonce != nonce:
+                if started is not None:  # keyed under another nonce: not this run's calls
+                    await started.cancel()
+                    started = None
+                plan = _plan(request, prepared, attacks, settings, nonce)
+            plan.bind(identity.digest)
             run_id = short(
                 digest_json(
                     {
@@ -235,14 +286,19 @@ async def attack(
                 16,
             )
             journal.begin_run(run_id, {"kind": "attack", "model": identity.to_dict()})
-            done = journal.lookup(c.key for c in cases)
-            todo = [c.unit for c in cases if c.key not in done or done[c.key].status != "ok"]
-            ahead = JudgeAhead(cases, model, judge)
+
+            def answered(keys: list[str]) -> set[str]:
+                return {k for k, e in journal.lookup(keys).items() if e.status == "ok"}
+
+            ahead = JudgeAhead(plan.by_key, model, judge)
             if progress is not None:
-                progress.start(len(cases), len(cases) - len(todo))
+                progress.start(plan.total, 0)
             try:
                 stats = await execute(
-                    todo,
+                    plan.units(
+                        answered,
+                        None if progress is None else lambda: progress.advance(error=False),
+                    ),
                     model,
                     journal,
                     run_id=run_id,
@@ -251,17 +307,21 @@ async def attack(
                     progress=progress,
                     seed=request.seed,
                     on_recorded=ahead.recorded,
+                    started=started,
                 )
             finally:
                 if progress is not None:
                     progress.stop()
                 judged = await asyncio.to_thread(ahead.finish)
-            entries = journal.lookup(c.key for c in cases)
+            cases = plan.cases
+            entries = journal.lookup(c.key for c in cases if c.key not in judged)
             traces, adaptive_sent = await run_adaptive(
                 request, adaptive, prepared.behaviours, opened, identity.digest, settings,
                 judge, journal, run_id, retry, attacker_backend,
             )  # fmt: skip
     finally:
+        if started is not None:
+            await started.cancel()
         identifying.cancel()
         await asyncio.gather(identifying, return_exceptions=True)
         if warming is not None:
@@ -281,7 +341,7 @@ async def attack(
         judge=judge,
         settings=settings.model_dump(mode="json"),
         started_at=started_at,
-        sent_now=len(todo),
+        sent_now=plan.sent,
         span_s=stats.span_s,
         wall_s=time.perf_counter() - t0,
     )
