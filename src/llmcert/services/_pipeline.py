@@ -187,17 +187,7 @@ async def run_units(
                 if before_execute is not None:
                     before_execute()
                     before_execute = None
-            try:
-                identity = await identify
-            except BaseException as exc:
-                if started is not None:
-                    await started.cancel()
-                # A model that cannot be identified leaves nothing. An interrupted run keeps
-                # its nonce: calls already answered are then resent under the same keys.
-                if isinstance(exc, Exception) and journal.count() == 0:
-                    journal.close()
-                    _remove_new(created)
-                raise
+            identity = await await_identity(identify, started, journal, created)
         try:
             return await _execute(
                 request,
@@ -214,6 +204,29 @@ async def run_units(
         finally:
             if started is not None:
                 await started.cancel()
+
+
+async def await_identity(
+    identify: Awaitable[ModelIdentity],
+    started: StartedCalls | None,
+    journal: Journal,
+    created: list[Path],
+) -> ModelIdentity:
+    """The model's identity, awaited while calls started before it are in flight.
+
+    A model that cannot be identified stops those calls and leaves nothing this run
+    created. An interrupted run keeps its nonce: calls already answered are then
+    resent under the same keys.
+    """
+    try:
+        return await identify
+    except BaseException as exc:
+        if started is not None:
+            await started.cancel()
+        if isinstance(exc, Exception) and journal.count() == 0:
+            journal.close()
+            _remove_new(created)
+        raise
 
 
 def _remove_new(created: list[Path]) -> None:

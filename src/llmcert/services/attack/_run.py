@@ -253,18 +253,9 @@ async def attack(
             # The first calls are out (or wait for the model): load what later units and
             # the end need, off the path to the first call.
             warming = asyncio.create_task(asyncio.to_thread(_warm_up, attacks))
-            try:
-                identity = await identifying
-            except BaseException as exc:
-                # A model that cannot be identified leaves nothing behind.
-                if started is not None:
-                    await started.cancel()
-                if isinstance(exc, Exception) and journal.count() == 0:
-                    from llmcert.services._pipeline import _remove_new
+            from llmcert.services._pipeline import await_identity
 
-                    journal.close()
-                    _remove_new(created)
-                raise
+            identity = await await_identity(identifying, started, journal, created)
             nonce = journal.request_nonce(identity.digest)
             if plan is None or plan.nonce != nonce:
                 if started is not None:  # keyed under another nonce: not this run's calls
