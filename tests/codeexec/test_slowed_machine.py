@@ -1,6 +1,6 @@
 """CPU-time limits make pass@1 independent of the machine's speed.
 
-The same programs run twice: normally, then pinned to one core that four CPU
+The same programs run twice: normally, then pinned to one core that eight CPU
 hogs share (``taskset``), which makes every execution several times slower in
 wall-clock time. The outcomes, and so pass@1, are the same, although some
 passing programs then take longer in wall-clock time than their CPU limit: a
@@ -67,7 +67,7 @@ def test_pass_at_1_does_not_change_on_a_slowed_machine() -> None:
     limit = cal.cpu_limit
     normal = _run(fresh(), limit)
     cpu = max(os.sched_getaffinity(0))
-    with slowed(cpu, hogs=4):
+    with slowed(cpu, hogs=8):
         slow = _run(fresh(), limit)
     assert [o for o, _, _ in normal] == [o for o, _, _ in slow]
     pass_at_1 = sum(o is Outcome.PASSED for o, _, _ in slow) / len(slow)
