@@ -81,6 +81,8 @@ def test_pooled_point_rates_and_every_source_kept() -> None:
             "",
         ),
         ({"judge": {"name": "x"}}, "judge"),
+        ({"tau_floor": 1.0}, ""),  # a floor needs its basis
+        ({"tau_floor": -1.0, "tau_floor_basis": "b"}, "tau_floor"),
         ({"surprise": 1}, "surprise"),
     ],
 )
@@ -88,6 +90,16 @@ def test_invalid_files_are_refused_with_the_field(change: dict[str, Any], field:
     with pytest.raises(SpecError, match="invalid calibration") as info:
         read_calibration(json.dumps(content(**change)).encode(), "cal.json")
     assert (info.value.field or "").startswith(field)
+
+
+def test_a_floor_on_the_spread_reaches_the_correction() -> None:
+    plain, _ = read_calibration(json.dumps(content()).encode(), "cal.json")
+    assert plain.error_rates().tau_floor == 0.0
+    floored, _ = read_calibration(
+        json.dumps(content(tau_floor=1.2, tau_floor_basis="out-of-family check")).encode(),
+        "cal.json",
+    )
+    assert floored.error_rates().tau_floor == 1.2
 
 
 def test_not_json_is_refused() -> None:

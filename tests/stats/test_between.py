@@ -92,6 +92,25 @@ def test_inputs_are_checked() -> None:
         new_source_bounds([(9, 10), (8, 10)], 0.7)
 
 
+def test_a_floor_on_the_spread_widens_agreeing_sources_and_is_checked() -> None:
+    agree = [(180, 200), (181, 200), (179, 200)]
+    assert new_source_bounds(agree, 0.025, 0.0) == new_source_bounds(agree, 0.025)
+    floored = new_source_bounds(agree, 0.025, 1.0)
+    plain = new_source_bounds(agree, 0.025)
+    assert floored[0] < plain[0] - 0.1
+    assert floored[1] > plain[1]
+    assert between_source_summary(agree, 1.0)["tau_logit_median"] >= 1.0
+    with pytest.raises(ValueError, match="tau_floor"):
+        new_source_bounds(agree, 0.025, -0.5)
+    rates = JudgeErrorRates(
+        0.9, 0.95, 600, 600, "three sources", tuple(agree), ((570, 600),) * 3, tau_floor=1.0
+    )
+    assert rates.swapped().tau_floor == 1.0
+    unfloored = JudgeErrorRates(0.9, 0.95, 600, 600, "three", tuple(agree), ((570, 600),) * 3)
+    wide, narrow = corrected_interval(150, 200, rates), corrected_interval(150, 200, unfloored)
+    assert wide[1] - wide[0] > narrow[1] - narrow[0]
+
+
 def test_the_corrected_interval_carries_the_between_source_bounds() -> None:
     pooled = JudgeErrorRates.from_counts(370, 400, 380, 400, "pooled")
     alike = JudgeErrorRates(

@@ -81,6 +81,14 @@ class CalibrationFile(BaseModel):
         description="what the between-source model says of each rate on a new source "
         "(informative; the correction recomputes it from by_source)",
     )
+    tau_floor: float = Field(
+        0.0,
+        ge=0.0,
+        le=4.0,
+        description="least between-source spread (logit scale) the bounds allow for, where "
+        "new sources are known to differ more than the calibration's sources do",
+    )
+    tau_floor_basis: str = Field("", description="the evidence for tau_floor")
     sensitivity: float | None = None
     specificity: float | None = None
     provenance: str = ""
@@ -94,6 +102,8 @@ class CalibrationFile(BaseModel):
         rates = self.counts
         if rates.true_positives / rates.n_positive + rates.true_negatives / rates.n_negative <= 1:
             raise ValueError("sensitivity + specificity ≤ 1: the judge says nothing")
+        if self.tau_floor and not self.tau_floor_basis.strip():
+            raise ValueError("a tau_floor needs its basis (tau_floor_basis)")
         return self
 
     def error_rates(self) -> JudgeErrorRates:
@@ -109,6 +119,7 @@ class CalibrationFile(BaseModel):
             rates,
             sensitivity_sources=tuple((s.true_positives, s.n_positive) for s in sources),
             specificity_sources=tuple((s.true_negatives, s.n_negative) for s in sources),
+            tau_floor=self.tau_floor,
         )
 
 
@@ -168,7 +179,9 @@ def _informative(counts: Mapping[str, int]) -> bool:
     )
 
 
-def between_source_figures(by_source: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+def between_source_figures(
+    by_source: Mapping[str, Mapping[str, int]], tau_floor: float = 0.0
+) -> dict[str, Any]:
     """The between-source model's figures for sensitivity and specificity, as files state them."""
     from llmcert.stats import between_source_summary
 
@@ -179,7 +192,7 @@ def between_source_figures(by_source: Mapping[str, Mapping[str, int]]) -> dict[s
     ):
         sources = [(c[k], c[n]) for c in by_source.values() if c[n]]
         if len(sources) > 1:
-            out[rate] = {"sources": len(sources), **between_source_summary(sources)}
+            out[rate] = {"sources": len(sources), **between_source_summary(sources, tau_floor)}
     return out
 
 
@@ -200,6 +213,8 @@ def held_out_calibration(
     negative: str,
     method: str,
     provenance: str,
+    tau_floor: float = 0.0,
+    tau_floor_basis: str = "",
 ) -> dict[str, Any]:
     """A calibration from held-out counts per source.
 
@@ -227,7 +242,8 @@ def held_out_calibration(
         "basis": BETWEEN_SOURCE_BASIS,
         "pooled": pooled,
         "by_source": per_source,
-        "between_source": between_source_figures(per_source),
+        "between_source": between_source_figures(per_source, tau_floor),
+        **({"tau_floor": tau_floor, "tau_floor_basis": tau_floor_basis} if tau_floor else {}),
         "sensitivity": pooled["true_positives"] / pooled["n_positive"],
         "specificity": pooled["true_negatives"] / pooled["n_negative"],
         "provenance": provenance,

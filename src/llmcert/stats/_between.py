@@ -29,7 +29,11 @@ the pooled one.
 What it covers: the rate on a new source drawn from the same population of
 sources as the calibration's — other models and datasets of the kinds listed.
 It does not cover a source unlike all of them; the calibration file says which
-sources they were.
+sources they were. Where there is evidence that new sources differ more than the
+calibration's do (a judge whose cues were written while reading its calibration
+sources agrees with them more than with anyone else), a *floor* on τ says so:
+τ's posterior is restricted to ``τ ≥ tau_floor``, and the file states the
+floor's basis.
 """
 
 from __future__ import annotations
@@ -62,8 +66,10 @@ def _logits(sources: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]
     return y, v
 
 
-def _posterior(y: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weights of τ on the grid, and ``μ̂(τ)`` and ``se²(τ)`` at each grid point."""
+def _posterior(
+    y: np.ndarray, v: np.ndarray, tau_floor: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weights of τ on the grid (none below ``tau_floor``), and ``μ̂(τ)`` and ``se²(τ)``."""
     import numpy as np
 
     taus = _taus()
@@ -73,6 +79,7 @@ def _posterior(y: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     se2 = 1.0 / w.sum(axis=1)
     log_like = -0.5 * (np.log(var).sum(axis=1) + (w * (y - mu[:, None]) ** 2).sum(axis=1))
     log_post = log_like + 0.5 * np.log(se2) - 0.5 * (taus / TAU_SCALE) ** 2
+    log_post = np.where(taus >= tau_floor - 1e-12, log_post, -np.inf)
     weights = np.exp(log_post - log_post.max())
     return weights / weights.sum(), mu, se2
 
@@ -97,11 +104,13 @@ def _predictive_quantile(weights: np.ndarray, mu: np.ndarray, sd: np.ndarray, p:
 
 
 @lru_cache(maxsize=256)
-def _bounds(sources: tuple[tuple[int, int], ...], alpha: float) -> tuple[float, float]:
+def _bounds(
+    sources: tuple[tuple[int, int], ...], alpha: float, tau_floor: float
+) -> tuple[float, float]:
     import numpy as np
 
     y, v = _logits(sources)
-    weights, mu, se2 = _posterior(y, v)
+    weights, mu, se2 = _posterior(y, v, tau_floor)
     sd = np.sqrt(se2 + _taus() ** 2)
     keep = weights > 1e-12
     low = _predictive_quantile(weights[keep], mu[keep], sd[keep], alpha)
@@ -121,31 +130,42 @@ def check_sources(sources: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], 
     return tuple(out)
 
 
-def new_source_bounds(sources: Sequence[tuple[int, int]], alpha: float) -> tuple[float, float]:
+def check_tau_floor(tau_floor: float) -> float:
+    if not 0.0 <= tau_floor <= 4.0 * TAU_SCALE:
+        raise ValueError(f"tau_floor must lie in [0, {4.0 * TAU_SCALE:g}], got {tau_floor!r}")
+    return float(tau_floor)
+
+
+def new_source_bounds(
+    sources: Sequence[tuple[int, int]], alpha: float, tau_floor: float = 0.0
+) -> tuple[float, float]:
     """One-sided bounds, each at level ``1 − alpha``, of the rate on a new source.
 
     ``sources`` holds ``(correct, n)`` per source; at least two with items are needed,
-    since one source says nothing of how sources differ.
+    since one source says nothing of how sources differ. ``tau_floor`` is the least
+    between-source spread (logit scale) the bounds allow for.
     """
     checked = check_sources(sources)
     if len(checked) < 2:
         raise ValueError("a between-source bound needs counts from at least two sources")
     if not 0.0 < alpha < 0.5:
         raise ValueError(f"alpha must lie strictly between 0 and 0.5, got {alpha}")
-    return _bounds(checked, float(alpha))
+    return _bounds(checked, float(alpha), check_tau_floor(tau_floor))
 
 
-def between_source_summary(sources: Sequence[tuple[int, int]]) -> dict[str, float]:
+def between_source_summary(
+    sources: Sequence[tuple[int, int]], tau_floor: float = 0.0
+) -> dict[str, float]:
     """Posterior mean rate of a new source, posterior median of τ, and the 95% prediction
     interval — the figures a calibration file states."""
     import numpy as np
 
     checked = check_sources(sources)
     y, v = _logits(checked)
-    weights, mu, _ = _posterior(y, v)
+    weights, mu, _ = _posterior(y, v, check_tau_floor(tau_floor))
     tau_median = float(_taus()[np.searchsorted(np.cumsum(weights), 0.5)])
     centre = float((weights * mu).sum())
-    low, high = new_source_bounds(checked, 0.025)
+    low, high = new_source_bounds(checked, 0.025, tau_floor)
     return {
         "rate": float(1.0 / (1.0 + np.exp(-centre))),
         "tau_logit_median": tau_median,
@@ -154,4 +174,10 @@ def between_source_summary(sources: Sequence[tuple[int, int]]) -> dict[str, floa
     }
 
 
-__all__ = ["TAU_SCALE", "between_source_summary", "check_sources", "new_source_bounds"]
+__all__ = [
+    "TAU_SCALE",
+    "between_source_summary",
+    "check_sources",
+    "check_tau_floor",
+    "new_source_bounds",
+]

@@ -34,7 +34,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from llmcert.stats._between import check_sources, new_source_bounds
+from llmcert.stats._between import check_sources, check_tau_floor, new_source_bounds
 from llmcert.stats._decision import (
     Counts,
     Decision,
@@ -68,7 +68,8 @@ class JudgeErrorRates:
     between-source model's prediction bounds for a *new* source
     (:mod:`llmcert.stats._between`) instead of the binomial bounds of the pooled
     count, so the correction allows for the judge erring differently on the
-    model under test than on any one calibration source.
+    model under test than on any one calibration source. ``tau_floor`` is the least
+    between-source spread those bounds allow for (0: as the sources show).
     """
 
     sensitivity: float
@@ -78,6 +79,7 @@ class JudgeErrorRates:
     source: str
     sensitivity_sources: tuple[tuple[int, int], ...] = ()
     specificity_sources: tuple[tuple[int, int], ...] = ()
+    tau_floor: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value, n in (
@@ -108,6 +110,7 @@ class JudgeErrorRates:
             ("specificity_sources", self.specificity_sources),
         ):
             object.__setattr__(self, name, check_sources(sources))
+        object.__setattr__(self, "tau_floor", check_tau_floor(self.tau_floor))
 
     @classmethod
     def from_counts(
@@ -146,6 +149,7 @@ class JudgeErrorRates:
             self.source,
             self.specificity_sources,
             self.sensitivity_sources,
+            self.tau_floor,
         )
 
     @property
@@ -197,12 +201,12 @@ def _box(rates: JudgeErrorRates, alpha: float) -> _Box:
     se_lo = se_hi = rates.sensitivity
     sp_lo = sp_hi = rates.specificity
     if len(rates.sensitivity_sources) > 1:
-        se_lo, se_hi = new_source_bounds(rates.sensitivity_sources, share)
+        se_lo, se_hi = new_source_bounds(rates.sensitivity_sources, share, rates.tau_floor)
     elif rates.n_positive is not None:
         tp = round(rates.sensitivity * rates.n_positive)
         se_lo, se_hi = clopper_pearson_interval(tp, rates.n_positive, level)
     if len(rates.specificity_sources) > 1:
-        sp_lo, sp_hi = new_source_bounds(rates.specificity_sources, share)
+        sp_lo, sp_hi = new_source_bounds(rates.specificity_sources, share, rates.tau_floor)
     elif rates.n_negative is not None:
         tn = round(rates.specificity * rates.n_negative)
         sp_lo, sp_hi = clopper_pearson_interval(tn, rates.n_negative, level)
