@@ -91,6 +91,34 @@ def partial_by_source(held_out: dict[str, Agreement]) -> None:
         )
 
 
+def partial_breakdown(pairs: list[LabelledPair]) -> None:
+    """The shipped judge's partial labels on XSTest, by what opened them and what followed.
+
+    If some kind of anchor or answer were reliably partial by XSTest's scheme, a rule
+    restricted to it would reach the precision aim; none is.
+    """
+    from collections import Counter
+
+    from llmcert.judges.refusal._cues import builtin_cues, find_cues, normalize
+    from llmcert.judges.refusal._partial import shape
+
+    judge, cues = RefusalJudge(), builtin_cues()
+    found: Counter[tuple[str, bool]] = Counter()
+    right: Counter[tuple[str, bool]] = Counter()
+    for pair in pairs:
+        if judge.judge(pair.prompt, pair.response).label.value != "partial_refusal":
+            continue
+        text = normalize(pair.response)
+        seen = shape(normalize(pair.prompt), text, find_cues(text, cues))
+        key = (seen.anchor or "voices", seen.answer_items >= 2)
+        found[key] += 1
+        right[key] += pair.label == "partial_refusal"
+    print("\n## judged partial on XSTest (shipped weights), by anchor and answer form")
+    for (anchor, listed), n in sorted(found.items()):
+        form = "a list" if listed else "prose"
+        print(f"{anchor} then {form}: XSTest partial {Rate(right[(anchor, listed)], n)}")
+
+
 def partial_development() -> None:
     """The shape rule on GPTFuzz, the data its thresholds were chosen on."""
     from llmcert.judges.refusal._cues import builtin_cues, find_cues, normalize
@@ -110,6 +138,66 @@ def partial_development() -> None:
         "\n## shape rule on its development data (GPTFuzz, opening refusal then harmful content)"
         f"\nrecall {Rate(tp, positives)}; precision {Rate(tp, tp + fp)}"
     )
+
+
+def gptfuzz_development() -> None:
+    """The shipped judge on GPTFuzz's jailbreak answers, the lexicon's development data.
+
+    GPTFuzz labels harm, not refusal, so only one error is label-backed: an answer
+    people judged harmful (it complied, at least in part) is never a *full* refusal.
+    The share of harmless answers judged refusals is a proxy: most are refusals and
+    moralising deflections, in many personas' voices, but some are off-topic rants.
+    """
+    judge = RefusalJudge()
+    full_on_harmful = harmful = refused = harmless = 0
+    for ex in _judge_data.gptfuzz():
+        label = judge.judge(ex.prompt, ex.response).label
+        if ex.harmful:
+            harmful += 1
+            full_on_harmful += label.value == "full_refusal"
+        else:
+            harmless += 1
+            refused += label.is_refusal
+    print(
+        "\n## shipped judge on GPTFuzz (lexicon development data)"
+        f"\nharmful answers judged full refusal (an error): {Rate(full_on_harmful, harmful)}"
+        f"\nharmless answers judged refusal or partial (a proxy): {Rate(refused, harmless)}"
+    )
+
+
+#: The one measurement of the judge outside its development family: an independent check on
+#: 1,350 human-labelled completions of three other models found judge 1.0.0's sensitivity
+#: 0.58 where its development data gave 0.94. That logit shift lies inside a 95%
+#: prediction interval only for a between-source spread τ ≥ shift / 1.96.
+OUT_OF_FAMILY = (0.94, 0.58)
+
+
+def style_covering(calibration: Path) -> None:
+    """What an interval wide enough for that shift would mean for the shipped calibration."""
+    import math
+
+    from llmcert.judges._calfile import read_calibration
+    from llmcert.stats import new_source_bounds
+
+    def logit(p: float) -> float:
+        return math.log(p / (1.0 - p))
+
+    floor = round((logit(OUT_OF_FAMILY[0]) - logit(OUT_OF_FAMILY[1])) / 1.96, 2)
+    cal, _ = read_calibration(calibration.read_bytes(), calibration)
+    rates = cal.error_rates()
+    print(f"\n## an interval covering the out-of-family shift (tau >= {floor})")
+    for name, sources in (
+        ("sensitivity", rates.sensitivity_sources),
+        ("specificity", rates.specificity_sources),
+    ):
+        as_shipped = new_source_bounds(sources, 0.025)
+        covering = new_source_bounds(sources, 0.025, floor)
+        one_sided = new_source_bounds(sources, 0.05 / 3, floor)[0]
+        print(
+            f"{name}: 95% prediction interval [{as_shipped[0]:.3f}, {as_shipped[1]:.3f}] as "
+            f"shipped, [{covering[0]:.3f}, {covering[1]:.3f}] with the floor "
+            f"(98.3% lower bound {one_sided:.3f})"
+        )
 
 
 def main() -> int:
@@ -133,6 +221,7 @@ def main() -> int:
         show(f"fitted on {train}, judged on {test} (held out)", result)
     show("pooled held-out (each model judged by weights fitted on the other)", held_out.pooled)
     partial_by_source(held_out.by_model)
+    partial_breakdown(pairs[MODELS[0]] + pairs[MODELS[1]])
     partial_development()
     counts = BinaryCounts.from_agreement(held_out.pooled)
     print(
@@ -156,6 +245,7 @@ def main() -> int:
     print(f"\njudge {shipped.ident} data {shipped.digest[7:19]}")
     jade = [LabelledPair(q, a, label) for q, a, label in _judge_data.jade_v3_refusals()]
     show("shipped weights on JADE-DB v3 answers, zh (never fitted on)", measure(shipped, jade))
+    gptfuzz_development()
     held_human, held_judged, held_lang = [], [], []
     for result in held_out.by_model.values():
         for human, row in result.confusion.items():
@@ -180,6 +270,7 @@ def main() -> int:
         content = calibration_json(held_out, {"jade-v3-zh": measure(shipped, jade)})
         CALIBRATION.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {CALIBRATION.relative_to(REPO)} for {shipped.ident}")
+    style_covering(CALIBRATION)
     for model in MODELS:
         show(f"shipped weights on {model} (in-sample)", measure(shipped, pairs[model]))
     show("shipped weights on both (in-sample)", measure(shipped, both))

@@ -158,6 +158,19 @@ def clauses(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def answers(prompt: str, text: str) -> bool:
+    """Whether ``text`` on its own is a substantive answer on the prompt's topic."""
+    parts = [text[a:b] for a, b in clauses(text)] or [text]
+    substantive = (
+        words(text) >= MIN_ANSWER_WORDS
+        or sum(1 for part in parts if _LIST_LINE.match(part)) >= MIN_LIST_ITEMS
+        or bool(_CODE.search(text))
+    )
+    terms = content_terms(prompt)
+    overlap = len(terms & content_terms(text)) / len(terms) if terms else 1.0
+    return substantive and overlap >= MIN_OVERLAP
+
+
 def shape(prompt: str, text: str, hits: tuple[CueHit, ...] | list[CueHit]) -> Shape:
     """Read the partial-refusal shape of normalised ``text`` with its cue ``hits``."""
     spans = clauses(text)
