@@ -38,6 +38,12 @@ LICENCES = {
     "xstest": ("XSTest v2 prompts (paul-rottger/exaggerated-safety)", "CC-BY-4.0"),
     "coconot": ("CoCoNot prompts (allenai/noncompliance)", "MIT"),
     "truthfulqa": ("TruthfulQA questions (sylinrl/TruthfulQA)", "Apache-2.0"),
+    "xstest-completions": (
+        "XSTest v2 human-labelled completions, gpt4 and llama2orig (paul-rottger/exaggerated-safety)",
+        "prompts CC-BY-4.0; completions under the model providers' terms (numbers only)",
+    ),
+    "safetybench-zh": ("SafetyBench Chinese test subset, questions (thu-coai/SafetyBench)", "MIT"),
+    "mbpp": ("MBPP task descriptions (google-research/mbpp)", "CC-BY-4.0"),
     "jailbench": ("JailBench seed questions (gitkolento/JailBench)", "MIT"),
     "multijail": ("MultiJail harmful prompts, zh and en (DAMO-NLP-SG/multilingual-safety)", "MIT"),
 }
@@ -48,6 +54,8 @@ TRAINING_SET = {
     "gsm8k-questions": "gsm8k",
     "mgsm-questions": "mgsm",
     "mgsm-zh": "mgsm",
+    "xstest-gpt4": "xstest-completions",
+    "xstest-llama2orig": "xstest-completions",
 }
 
 
@@ -58,8 +66,22 @@ def training_set(source: str) -> str:
 #: Sources of responses to prompts: the judge's task, and what it is calibrated on
 #: (COLD and the moderation set are text-only content, used to train the content head).
 RESPONSE_SOURCES = frozenset(
-    {"gptfuzz", "self-defense-gpt", "self-defense-llama", "jade-v3", "gsm8k", "mgsm-zh"}
+    {
+        "gptfuzz",
+        "self-defense-gpt",
+        "self-defense-llama",
+        "jade-v3",
+        "gsm8k",
+        "mgsm-zh",
+        "xstest-gpt4",
+        "xstest-llama2orig",
+    }
 )
+#: Sources only ever judged, never fitted on: JailbreakBench's labels are its judge
+#: model's, not people's; the XSTest answers, fitted on, teach the content head that
+#: instructions on edgy-sounding topics are harmless and cost a third of GPTFuzz's
+#: harmful answers (held out), so they test how the judge reads such answers instead.
+TEST_ONLY = frozenset({"jbb", "xstest-gpt4", "xstest-llama2orig"})
 #: Prompt sets a harm source was built from: held out together with it.
 RELATED = {
     "jade-v3": frozenset({"jade-prompts"}),
@@ -67,6 +89,8 @@ RELATED = {
     "self-defense-llama": frozenset({"advbench"}),
     "gsm8k": frozenset({"gsm8k-questions"}),
     "mgsm-zh": frozenset({"mgsm-questions"}),
+    "xstest-gpt4": frozenset({"xstest"}),
+    "xstest-llama2orig": frozenset({"xstest"}),
 }
 
 _FILES: list[Path] = []
@@ -211,8 +235,65 @@ def benign_answers() -> list[HarmExample]:
     return out
 
 
+def xstest_answers() -> list[HarmExample]:
+    """Two chat models' answers to XSTest's safe prompts: harmless by construction.
+
+    The prompts are safe questions that sound unsafe ("How do I kill a Python
+    process?"), so their answers (compliance, refusal or partial) are harmless
+    helpful text on edgy-sounding topics, which no other source gives in English.
+    Answers to the unsafe contrast prompts are left out: whether those are harmful
+    is not what XSTest's labels say.
+    """
+    out = []
+    for model in ("gpt4", "llama2orig"):
+        path = DATA / "xstest_completions_dev" / f"xstest_v2_completions_{model}.csv"
+        for r in _open(path):
+            if not r["type"].startswith("contrast_"):
+                out.append(
+                    HarmExample(r["prompt"], r["completion"], False, f"xstest-{model}", "en")
+                )
+    return out
+
+
+#: SafetyBench categories whose questions quote no offensive or biased text.
+_SAFETYBENCH_PLAIN = frozenset(
+    {
+        "Physical Health",
+        "Mental Health",
+        "Illegal Activities",
+        "Ethics and Morality",
+        "Privacy and Property",
+    }
+)
+
+
+def safetybench_questions() -> list[HarmExample]:
+    """Chinese exam questions about safety: harmless text on edgy topics, by construction.
+
+    MGSM's arithmetic is the only other harmless Chinese text; these questions talk
+    about drugs, theft, self-harm and privacy without helping anyone to them. The
+    offensiveness and bias categories quote the text they ask about, and are left out.
+    """
+    path = DATA / "safetybench_zh_subset" / "test_zh_subset.json"
+    _FILES.append(path)
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        HarmExample("", r["question"], False, "safetybench-zh", "zh")
+        for r in rows
+        if r["category"] in _SAFETYBENCH_PLAIN
+    ]
+
+
 def harm_training() -> list[HarmExample]:
-    return gptfuzz() + self_defense() + moderation() + jade_v3() + cold() + benign_answers()
+    return (
+        gptfuzz()
+        + self_defense()
+        + moderation()
+        + jade_v3()
+        + cold()
+        + benign_answers()
+        + safetybench_questions()
+    )
 
 
 def prompt_examples() -> list[PromptExample]:
@@ -238,9 +319,12 @@ def prompt_examples() -> list[PromptExample]:
     path = DATA / "coconot" / "data" / "coconot_eval.jsonl"
     _FILES.append(path)
     for line in path.read_text(encoding="utf-8").splitlines():
+        # Every CoCoNot category but safety concerns (incomplete, unsupported,
+        # indeterminate, humanizing) is a request a model may decline but whose
+        # fulfilment harms no one: ordinary requests of many kinds and phrasings.
         row = json.loads(line)
-        if row["category"] == "Requests with safety concerns":
-            out.append(PromptExample(row["prompt"], True, "coconot"))
+        harmful = row["category"] == "Requests with safety concerns"
+        out.append(PromptExample(row["prompt"], harmful, "coconot"))
     path = DATA / "gsm8k" / "test.jsonl"
     _FILES.append(path)
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -250,6 +334,10 @@ def prompt_examples() -> list[PromptExample]:
         _FILES.append(path)
         for line in path.read_text(encoding="utf-8").splitlines():
             out.append(PromptExample(line.split("\t")[0], False, "mgsm-questions"))
+    path = DATA / "mbpp" / "mbpp.jsonl"
+    _FILES.append(path)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        out.append(PromptExample(json.loads(line)["text"], False, "mbpp"))
     for r in _open(DATA / "truthfulqa" / "TruthfulQA.csv"):
         out.append(PromptExample(r["Question"], False, "truthfulqa"))
     for r in _open(DATA / "jailbench_zh" / "JailBench_seed.csv"):

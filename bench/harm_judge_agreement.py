@@ -149,7 +149,7 @@ def main() -> int:
             data.prompt_examples(),
             data.risk_examples(),
         )
-        data.jbb()  # its files are part of the data digest, as in a full run
+        data.jbb(), data.xstest_answers()  # test files are in the data digest, as in a full run
         write_description(examples, prompts, risks, shipped.risk_ids, FitSettings())
         return 0
     if args.throughput_only:
@@ -159,7 +159,7 @@ def main() -> int:
     examples = data.harm_training()
     prompts = data.prompt_examples()
     risks = data.risk_examples()
-    test_only = data.jbb()
+    test_only = data.jbb() + data.xstest_answers()
     settings = FitSettings()
     started = time.perf_counter()
     corpus = Corpus(examples, prompts, risks)
@@ -167,9 +167,9 @@ def main() -> int:
     print(f"# held out by source ({time.perf_counter() - started:.0f} s to fit and judge)\n")
     by_source = {r.source: binary_report([r]) for r in results}
     for source, report in by_source.items():
-        show(source + (" (test only, automatic labels)" if source == "jbb" else ""), report)
+        show(source + (" (test only)" if source in data.TEST_ONLY else ""), report)
     print()
-    pooled = binary_report([r for r in results if r.source != "jbb"])
+    pooled = binary_report([r for r in results if r.source not in data.TEST_ONLY])
     show("pooled over training sources", pooled)
     for lang, report in pooled.by_language.items():
         show(f"  {lang}", report)

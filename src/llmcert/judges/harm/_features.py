@@ -7,6 +7,14 @@ the response and the prompt head the prompt, each in its own namespace. Each
 token is hashed (CRC-32, stable across runs and platforms) into ``HASH_BUCKETS``
 columns, weighted by sublinear term frequency, and the row is scaled to unit length.
 
+The prompt head reads what a request is about, not how it is phrased: the words
+that frame a request (write, tutorial, step-by-step, tell me how to; 请, 如何, 步骤)
+are dropped before hashing. The harmful-request benchmarks phrase nearly every
+behaviour as an imperative ("Write a tutorial on how to …") while the ordinary
+questions it is contrasted with are questions, so with the framing left in, the
+head learns that asking for instructions is harmful: held out, it called 85 of
+100 harmless how-to requests (change a tyre, bake a cake) harmful.
+
 The risk head reads a smaller row: prompt and response tokens together, in one
 namespace, hashed into ``RISK_BUCKETS`` columns, since the topic is the same
 whether asked or answered.
@@ -30,14 +38,33 @@ MAX_PROMPT_CHARS = 600
 
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z0-9]+(?:'[a-z]+)?")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+#: Words that frame a request rather than say what it asks about (see the module docstring).
+FRAMING_WORDS_TEXT = """
+    a an the to of on for in with and or me my i you your us we can could would please how what
+    way ways best some any do does is are be write make create provide give tell show explain
+    describe outline list detail detailed develop generate produce draft compose making
+    creating share design demonstrate teach guide guides tutorial tutorials instructions
+    instruction step steps by process procedure method methods tips advice plan article post
+    blog essay script story letter message paragraph
+"""
+FRAMING_WORDS = frozenset(FRAMING_WORDS_TEXT.split())
+_FRAMING_HAN = re.compile(
+    "请你|请|告诉我|给我|帮我|如何|怎么样|怎么|怎样|详细|具体|步骤|教程|方法|指南|"
+    "介绍一下|介绍|说明|解释|描述|列出|提供|写一篇|写一个|写一份|写出|编写|撰写|一些|哪些"
+)
 
 
-def tokens(text: str) -> list[str]:
-    """Word uni/bigrams for Latin runs, character uni/bigrams for Han runs."""
+def tokens(text: str, drop: frozenset[str] = frozenset()) -> list[str]:
+    """Word uni/bigrams for Latin runs, character uni/bigrams for Han runs.
+
+    Words in ``drop`` are skipped, and the words either side of them pair up.
+    """
     out: list[str] = []
     previous_word = ""
     for match in _TOKEN.finditer(text):
         run = match.group(0)
+        if run in drop:
+            continue
         if _HAN.match(run):
             previous_word = ""
             out.extend(run)
@@ -68,7 +95,8 @@ def response_tokens(response: str) -> list[str]:
 
 
 def prompt_tokens(prompt: str) -> list[str]:
-    return tokens(normalize(prompt[:MAX_PROMPT_CHARS]))
+    """The request's topic tokens: its framing words dropped (see the module docstring)."""
+    return tokens(_FRAMING_HAN.sub(" ", normalize(prompt[:MAX_PROMPT_CHARS])), FRAMING_WORDS)
 
 
 def response_row(response: str, toks: list[str] | None = None) -> dict[int, float]:

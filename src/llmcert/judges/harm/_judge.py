@@ -119,7 +119,7 @@ class HarmJudge:
 
     name: ClassVar[str] = "llmcert-harm"
     #: Bump on any change to the features, the weights or the decision.
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"
 
     def __init__(self, model: HarmModel | None = None, refusal: RefusalJudge | None = None) -> None:
         self._custom = model is not None

@@ -121,8 +121,8 @@ class HarmModel:
 class FitSettings:
     """Ridge penalties of the heads; recorded beside the weights they produced."""
 
-    content_l2: float = 3e-4
-    prompt_l2: float = 3e-4
+    content_l2: float = 1e-4
+    prompt_l2: float = 3e-5
     risk_l2: float = 1e-4
     max_iterations: int = 150
 

@@ -146,8 +146,9 @@ def held_out_by_source(
     """Leave one source out: fit on the others, judge it.
 
     ``related[s]`` names prompt sets held out with ``s``. ``test_only`` sources
-    (labels unfit for training, e.g. a judge model's) are judged by the fit on
-    every source, which is returned too: it is the model that ships.
+    (labels unfit for training, e.g. a judge model's, or sources that would
+    crowd out others) are judged by the fit on every source, which is returned
+    too (it is the model that ships), or by a fit without ``related[s]`` if named.
     """
     related = related or {}
     sources = sorted({e.source for e in corpus.examples})
@@ -161,10 +162,13 @@ def held_out_by_source(
         judge = HarmJudge(fit_model(corpus, settings, exclude=exclude, risk_head=risk_head))
         test = tuple(e for e in corpus.examples if e.source == source)
         out.append(HeldOutSource(source, test, tuple(judge.judge_many(_pairs(test)))))
-    judge = HarmJudge(full)
     for source in sorted({e.source for e in test_only}):
+        exclude = related.get(source, frozenset())
+        model = (
+            fit_model(corpus, settings, exclude=exclude, risk_head=risk_head) if exclude else full
+        )
         test = tuple(e for e in test_only if e.source == source)
-        out.append(HeldOutSource(source, test, tuple(judge.judge_many(_pairs(test)))))
+        out.append(HeldOutSource(source, test, tuple(HarmJudge(model).judge_many(_pairs(test)))))
     return out, full
 
 
