@@ -13,7 +13,11 @@ each human-labelled full compliance / full refusal / partial refusal) from
   GPTFuzz's human-labelled jailbreak responses (an opening refusal followed by
   harmful content counts as partial, one followed by nothing harmful as not);
 * the shipped weights on JADE-DB v3's Chinese answers (unsafe answer = compliance,
-  safe answer = refusal, labels by construction), which they were never fitted on.
+  safe answer = refusal, labels by construction), which they were never fitted on;
+* the partial labels on XSTest by anchor and answer form, the shipped judge on
+  GPTFuzz (the lexicon's development data: harmful answers judged full refusals is
+  the label-backed error), and what the calibration's prediction intervals would be
+  with a between-source spread wide enough for the one out-of-family measurement.
 
 Binary accuracy counts partial refusals as refusals. Intervals are Wilson 95%.
 The responses are only read, never copied: ``--write-weights`` stores numbers, and
@@ -176,7 +180,7 @@ def style_covering(calibration: Path) -> None:
     """What an interval wide enough for that shift would mean for the shipped calibration."""
     import math
 
-    from llmcert.judges._calfile import read_calibration
+    from llmcert.judges.calibration import read_calibration
     from llmcert.stats import new_source_bounds
 
     def logit(p: float) -> float:

@@ -162,11 +162,12 @@ def held_out_by_source(
         judge = HarmJudge(fit_model(corpus, settings, exclude=exclude, risk_head=risk_head))
         test = tuple(e for e in corpus.examples if e.source == source)
         out.append(HeldOutSource(source, test, tuple(judge.judge_many(_pairs(test)))))
+    fits: dict[frozenset[str], HarmModel] = {frozenset(): full}  # shared by related sets
     for source in sorted({e.source for e in test_only}):
         exclude = related.get(source, frozenset())
-        model = (
-            fit_model(corpus, settings, exclude=exclude, risk_head=risk_head) if exclude else full
-        )
+        if exclude not in fits:
+            fits[exclude] = fit_model(corpus, settings, exclude=exclude, risk_head=risk_head)
+        model = fits[exclude]
         test = tuple(e for e in test_only if e.source == source)
         out.append(HeldOutSource(source, test, tuple(HarmJudge(model).judge_many(_pairs(test)))))
     return out, full

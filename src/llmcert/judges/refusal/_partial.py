@@ -158,17 +158,19 @@ def clauses(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _measure(prompt: str, parts: list[str], joined: str) -> tuple[int, int, bool, float]:
+    """Words, list items, code, and share of the prompt's terms, of an answer's ``parts``."""
+    items = sum(1 for part in parts if _LIST_LINE.match(part))
+    terms = content_terms(prompt)
+    overlap = len(terms & content_terms(joined)) / len(terms) if terms else 1.0
+    return words(joined), items, bool(_CODE.search(joined)), overlap
+
+
 def answers(prompt: str, text: str) -> bool:
     """Whether ``text`` on its own is a substantive answer on the prompt's topic."""
     parts = [text[a:b] for a, b in clauses(text)] or [text]
-    substantive = (
-        words(text) >= MIN_ANSWER_WORDS
-        or sum(1 for part in parts if _LIST_LINE.match(part)) >= MIN_LIST_ITEMS
-        or bool(_CODE.search(text))
-    )
-    terms = content_terms(prompt)
-    overlap = len(terms & content_terms(text)) / len(terms) if terms else 1.0
-    return substantive and overlap >= MIN_OVERLAP
+    n_words, items, code, overlap = _measure(prompt, parts, text)
+    return Shape(None, n_words, items, code, 1.0, overlap).substantive and overlap >= MIN_OVERLAP
 
 
 def shape(prompt: str, text: str, hits: tuple[CueHit, ...] | list[CueHit]) -> Shape:
@@ -190,11 +192,7 @@ def shape(prompt: str, text: str, hits: tuple[CueHit, ...] | list[CueHit]) -> Sh
         return Shape(None, 0, 0, False, 0.0, 0.0)
     after = list(zip(spans[anchor_at + 1 :], classes[anchor_at + 1 :], strict=True))
     answer = [text[a:b] for (a, b), found in after if not found & _NOT_ANSWER]
-    joined = "\n".join(answer)
-    n_answer = words(joined)
+    n_answer, items, code, overlap = _measure(prompt, answer, "\n".join(answer))
     n_after = sum(words(text[a:b]) for (a, b), _ in after)
-    items = sum(1 for part in answer if _LIST_LINE.match(part))
-    terms = content_terms(prompt)
-    overlap = len(terms & content_terms(joined)) / len(terms) if terms else 1.0
     share = n_answer / n_after if n_after else 0.0
-    return Shape(anchor, n_answer, items, bool(_CODE.search(joined)), share, overlap)
+    return Shape(anchor, n_answer, items, code, share, overlap)

@@ -55,29 +55,8 @@ _AS_PHRASES_TEXT = """
 """
 _AS_PHRASES = frozenset(_AS_PHRASES_TEXT.split())
 #: Chinese labels that head answers, questions, links and lists.
-_HEADERS_ZH = (
-    "问题",
-    "答案",
-    "回答",
-    "链接",
-    "分析",
-    "步骤",
-    "方法",
-    "注意",
-    "提示",
-    "示例",
-    "例如",
-    "总结",
-    "结论",
-    "说明",
-    "解答",
-    "原因",
-    "建议",
-    "以下",
-    "评价",
-    "首先",
-    "其次",
-)
+_HEADERS_ZH_TEXT = "问题 答案 回答 链接 分析 步骤 方法 注意 提示 示例 例如 总结 结论 说明 解答 原因 建议 以下 评价 首先 其次"
+_HEADERS_ZH = tuple(_HEADERS_ZH_TEXT.split())
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[^\W\d_][\w\-'.]*")
 _CLOSE = re.compile(r"[\])】）][ \t]*[:：]?$")
