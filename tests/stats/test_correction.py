@@ -22,6 +22,7 @@ from llmcert.stats import (
     corrected_interval,
     rogan_gladen,
 )
+from llmcert.stats._correction import _box
 from llmcert.stats._exact import critical_counts
 
 RATES = JudgeErrorRates.from_counts(380, 410, 470, 490, source="test calibration")
@@ -101,6 +102,59 @@ def test_interval_contains_the_point_estimate_and_widens_with_uncertainty() -> N
 def test_uninformative_box_gives_the_unit_interval() -> None:
     weak = JudgeErrorRates.from_counts(3, 5, 3, 5, source="tiny")  # 0.6 + 0.6, bounds reach < 1
     assert corrected_interval(5, 10, weak) == (0.0, 1.0)
+
+
+# Rates bounded for a new source with a wide floor on the between-source spread, as the
+# shipped refusal calibration has: the box reaches judges with se + sp < 1, yet nearly all
+# items judged positive still say the true rate is high (the lower end needs only se's
+# upper and sp's lower bound).
+WIDE = JudgeErrorRates(
+    1170 / 1219,
+    940 / 981,
+    1219,
+    981,
+    source="three sources, floor on their spread",
+    sensitivity_sources=((208, 220), (339, 349), (623, 650)),
+    specificity_sources=((226, 230), (84, 101), (630, 650)),
+    tau_floor=1.24,
+)
+
+
+def test_one_end_stands_when_the_box_reaches_a_useless_judge() -> None:
+    box = _box(WIDE, 0.025)
+    assert box.se_lo + box.sp_lo < 1.0
+    low, high = corrected_interval(398, 400, WIDE)
+    assert 0.5 < low < 398 / 400
+    assert high == 1.0
+    rule = CorrectedBound(WIDE)
+    assert rule.decide(Counts(398, 400), 0.8, "at_least").verdict is Verdict.PASS
+    assert rule.decide(Counts(10, 400), 0.8, "at_least").verdict is Verdict.FAIL
+    # Judged positives well above the false-alarm rate but far from all: nothing is known.
+    assert corrected_interval(300, 400, WIDE) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.6, 0.95])
+def test_each_end_covers_when_the_box_reaches_a_useless_judge(p: float) -> None:
+    rng = np.random.default_rng(int(p * 100))
+    se, sp, n, n_pos, n_neg, reps = 0.85, 0.75, 300, 10, 10, 500
+    below = above = irregular = used = 0
+    for _ in range(reps):
+        tp, tn = int(rng.binomial(n_pos, se)), int(rng.binomial(n_neg, sp))
+        if tp / n_pos + tn / n_neg <= 1.0:
+            continue  # a calibration measuring a useless judge is refused
+        used += 1
+        rates = JudgeErrorRates.from_counts(tp, n_pos, tn, n_neg, "sim")
+        box = _box(rates, 0.05)
+        irregular += box.se_lo + box.sp_lo <= 1.0
+        x = int(rng.binomial(n, p * se + (1 - p) * (1 - sp)))
+        low, high = corrected_interval(x, n, rates, 0.9)
+        below += p < low
+        above += p > high
+    assert used > 0.95 * reps
+    assert irregular / used > 0.7  # the regime the test is about
+    slack = 3 * (0.05 * 0.95 / used) ** 0.5
+    assert below / used <= 0.05 + slack
+    assert above / used <= 0.05 + slack
 
 
 def test_interval_coverage_by_simulation() -> None:

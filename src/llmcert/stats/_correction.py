@@ -12,10 +12,19 @@ A judge with ``se + sp ≤ 1`` carries no information about ``p``, so it is refu
 
 Uncertainty comes from three independent samples: the test items (``q``) and the
 human-labelled positives and negatives the judge was calibrated on (``se``, ``sp``).
-Bounds split the error probability between them (Bonferroni) and evaluate the
-estimator at the corners of the resulting box. ``p`` is a linear-fractional
-function of ``(q, se, sp)`` with a positive denominator on the box, so its extremes
-lie on corners; clipping keeps the order.
+Bounds split the error probability between them (Bonferroni), and each end of the
+interval needs only one side of each: if ``q ≥ q_lo``, ``se ≤ se_hi`` and
+``sp ≥ sp_lo``, then ``q_lo ≤ q = p·se + (1 − p)(1 − sp) ≤ p·se_hi + (1 − p)(1 − sp_lo)``,
+which is linear in ``p``, so
+
+    p ≥ (q_lo + sp_lo − 1) / (se_hi + sp_lo − 1)   when that denominator is positive,
+
+and the upper end is the mirror image with ``q_hi``, ``se_lo`` and ``sp_hi``. Where
+the calibration is too uncertain for one end (its denominator is not positive,
+e.g. a new source's specificity might be near 0), that end is the trivial 0 or 1
+and the other end still stands: a judge whose rates for a new source are wide
+can still show that nearly every item is a refusal. Where the box holds only
+judges with ``se + sp > 1`` this is the worst corner of the box, as before.
 
 Assumptions the guarantee rests on, and which a report must state: items are
 independent; the judge's errors depend on an item only through its true label
@@ -216,19 +225,21 @@ def _box(rates: JudgeErrorRates, alpha: float) -> _Box:
 def _extremes(
     q_lo: float, q_hi: float, box: _Box, *, sp_top: float | None = None
 ) -> tuple[float, float]:
-    """Lowest estimate over the box's corners at ``q_lo``, highest at ``q_hi``, clipped.
+    """The lower end from ``q_lo``, ``se_hi`` and ``sp_lo``; the upper from ``q_hi``,
+    ``se_lo`` and ``sp_hi`` (see the module docstring), clipped to [0, 1].
 
     ``sp_top`` replaces the upper specificity bound for the upper end only (see
-    ``CorrectedBound`` on missing outcomes). Where the box reaches a judge with
-    ``se + sp ≤ 1`` nothing is known and the bounds are 0 and 1.
+    ``CorrectedBound`` on missing outcomes). An end whose denominator is not
+    positive says nothing: it is 0 (lower) or 1 (upper). Ends that cross (the judged
+    rate lies where no judge in the box could have put it) are swapped, which only
+    widens each.
     """
-    if box.se_lo + box.sp_lo <= 1.0:
-        return 0.0, 1.0
-    ses = (box.se_lo, box.se_hi)
-    low = min(_estimator(q_lo, se, sp) for se in ses for sp in (box.sp_lo, box.sp_hi))
-    top = box.sp_hi if sp_top is None else sp_top
-    high = max(_estimator(q_hi, se, sp) for se in ses for sp in (box.sp_lo, top))
-    return _clip(low), _clip(high)
+    reach_low = box.se_hi + box.sp_lo - 1.0
+    low = _clip((q_lo + box.sp_lo - 1.0) / reach_low) if reach_low > 0.0 else 0.0
+    sp_hi = box.sp_hi if sp_top is None else sp_top
+    reach_high = box.se_lo + sp_hi - 1.0
+    high = _clip((q_hi + sp_hi - 1.0) / reach_high) if reach_high > 0.0 else 1.0
+    return min(low, high), max(low, high)
 
 
 def corrected_interval(
