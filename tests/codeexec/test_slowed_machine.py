@@ -25,6 +25,9 @@ TESTS = "assert f(1_500_000) == sum(i * i for i in range(1_500_000))\n"
 WRONG = "def f(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
 LOOPS = "def f(n):\n    while True:\n        n += 1\n"
 
+#: Spins until its parent is gone, so a test run killed mid-test leaves no hog behind.
+HOG = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
+
 
 @contextmanager
 def slowed(cpu: int, hogs: int) -> Iterator[None]:
@@ -33,7 +36,7 @@ def slowed(cpu: int, hogs: int) -> Iterator[None]:
     # kernel's autogroup scheduling a core is shared between sessions, not processes.
     procs = [
         subprocess.Popen(
-            ["taskset", "-c", str(cpu), sys.executable, "-c", "while True: pass"],
+            ["taskset", "-c", str(cpu), sys.executable, "-c", HOG],
             start_new_session=True,
         )
         for _ in range(hogs)
