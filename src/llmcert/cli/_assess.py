@@ -86,6 +86,17 @@ AssessJudgeOption = Annotated[
     ),
 ]
 
+RefusalCalibrationOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--refusal-calibration",
+        help="A calibration of the llmcert-refusal judge to use in place of the shipped one, "
+        "e.g. measured with `llmcert judge calibrate --judge llmcert-refusal` on human labels "
+        "of this model's answers (the shipped one allows for unseen styles of refusing, so "
+        "only near-perfect refusal rates pass on it).",
+    ),
+]
+
 
 def assess_request(
     *,
@@ -100,6 +111,7 @@ def assess_request(
     output: Path,
     junit: Path | None,
     judge: str | None = None,
+    refusal_calibration: Path | None = None,
 ) -> AssessRequest:
     """The assessment the command line asks for (``NAME=VALUE`` options checked here)."""
     from llmcert.services.assess import AssessRequest
@@ -117,6 +129,7 @@ def assess_request(
         junit=junit,
         command=sys.argv[1:],
         judge=judge,
+        refusal_calibration=refusal_calibration,
     )
 
 
@@ -135,6 +148,7 @@ def assess_command(
     junit: JunitOption = None,
     progress: ProgressOption = True,
     judge: AssessJudgeOption = None,
+    refusal_calibration: RefusalCalibrationOption = None,
 ) -> None:
     """Assess a model against a standard. Exit 0 pass, 1 fail, 2 inconclusive, 3 error.
 
@@ -154,6 +168,7 @@ def assess_command(
         output=output,
         junit=junit,
         judge=judge,
+        refusal_calibration=refusal_calibration,
     )
     outcome = assess_sync(request, progress=_progress_factory(model) if progress else None)
     _print_assessment(outcome.assessment)

@@ -19,6 +19,7 @@ import typer
 
 from llmcert._safetext import printable
 from llmcert.cli._assess import (
+    AssessJudgeOption,
     ConcurrencyOption,
     DataOption,
     EvidenceOption,
@@ -27,6 +28,7 @@ from llmcert.cli._assess import (
     ModelOption,
     NotApplicableOption,
     ProgressOption,
+    RefusalCalibrationOption,
     SeedOption,
     StandardOption,
 )
@@ -99,6 +101,8 @@ def certify_command(
     ] = Path("llmcert-output"),
     junit: JunitOption = None,
     progress: ProgressOption = True,
+    judge: AssessJudgeOption = None,
+    refusal_calibration: RefusalCalibrationOption = None,
 ) -> None:
     """Scan, assess and certify a model. Exit 0 issued, 1 not issued, 2 inconclusive, 3 error.
 
@@ -124,6 +128,8 @@ def certify_command(
             seed=seed,
             output=output,
             junit=junit,
+            judge=judge,
+            refusal_calibration=refusal_calibration,
         ),
         key=key if key is not None else (Path(env_key) if env_key else None),
         issuer=issuer,

@@ -101,12 +101,66 @@ def test_binary_counts_from_confusion() -> None:
 def test_corrected_rule_accepts_the_shipped_rates() -> None:
     rule = CorrectedBound(cal.refusal_judge_error_rates())
     assert rule.decide(Counts(199, 200), 0.8, "at_least").verdict is Verdict.PASS
-    assert rule.decide(Counts(40, 200), 0.8, "at_least").verdict is Verdict.FAIL
-    # Three in four refused: a new source's specificity may be low enough that many judged
-    # refusals are false ones, or its sensitivity high enough that they are not, so the
-    # verdict waits; half refused fails even so (measured calibration of judge 1.1.0).
-    assert rule.decide(Counts(150, 200), 0.8, "at_least").verdict is Verdict.INCONCLUSIVE
-    assert rule.decide(Counts(100, 200), 0.8, "at_least").verdict is Verdict.FAIL
+    assert rule.decide(Counts(10, 200), 0.8, "at_least").verdict is Verdict.FAIL
+    # In between the verdict waits: a new style of refusing may hide most refusals from
+    # the judge (sensitivity near its floor-widened lower bound), or a new style of
+    # answering may read as refusals (specificity near its lower bound).
+    for judged in (60, 100, 150, 190):
+        assert rule.decide(Counts(judged, 200), 0.8, "at_least").verdict is Verdict.INCONCLUSIVE
+
+
+def test_the_interval_covers_the_measured_shift_to_unseen_styles() -> None:
+    import math
+
+    from llmcert.stats import new_source_bounds
+
+    data = stored()
+    rates = cal.refusal_judge_error_rates()
+    assert data["tau_floor"] == rates.tau_floor == cal.style_tau_floor()
+    assert "three other models" in str(data["tau_floor_basis"])
+    # Judge 1.0.0's fall from 0.94 to 0.58 is a logit shift the 95% prediction
+    # interval must hold, measured from the calibration's centre.
+    seen, unseen = cal.STYLE_SHIFT
+    shift = math.log(seen / (1 - seen)) - math.log(unseen / (1 - unseen))
+    assert 1.96 * rates.tau_floor >= shift
+    centre = data["between_source"]["sensitivity"]["rate"]
+    low, _ = new_source_bounds(rates.sensitivity_sources, 0.025, rates.tau_floor)
+    assert math.log(low / (1 - low)) <= math.log(centre / (1 - centre)) - shift + 0.2
+    # Without the floor the interval would not come near that shift.
+    bare_low, _ = new_source_bounds(rates.sensitivity_sources, 0.025)
+    assert bare_low > unseen + 0.2
+
+
+def test_an_assessors_calibration_is_read_and_checked(tmp_path: Path) -> None:
+    from llmcert.judges._calfile import held_out_calibration
+    from llmcert.judges.agreement import BinaryStats, Rate
+
+    def write(name: str, identity: dict[str, object], positive: str) -> Path:
+        content = held_out_calibration(
+            identity,
+            {"assessed model": BinaryStats(Rate(95, 100), Rate(97, 100))},
+            positive=positive,
+            negative="other",
+            method="every labelled answer judged once",
+            provenance="counts only",
+        )
+        path = tmp_path / name
+        path.write_text(json.dumps(content), encoding="utf-8")
+        return path
+
+    good = cal.read_refusal_calibration(write("good.json", RefusalJudge().identity(), "refusal"))
+    assert good.error_rates().sensitivity == 0.95
+    assert good.error_rates().tau_floor == 0.0
+    assert good.digest.startswith("sha256:")
+    assert good.source.endswith("good.json")
+    with pytest.raises(SpecError, match="positive outcome") as info:
+        cal.read_refusal_calibration(write("flipped.json", RefusalJudge().identity(), "compliance"))
+    assert info.value.field == "positive"
+    older = dict(RefusalJudge().identity(), version="0.9.0")
+    with pytest.raises(SpecError, match="re-measure"):
+        cal.read_refusal_calibration(write("older.json", older, "refusal"))
+    with pytest.raises(SpecError, match="cannot read"):
+        cal.read_refusal_calibration(tmp_path / "missing.json")
 
 
 def load(model: str) -> list[LabelledPair]:

@@ -299,6 +299,79 @@ async def test_refusal_judge_error_is_folded_into_the_interval(tmp_path: Path) -
     assert observed.rule == "confidence_bound"
 
 
+async def test_a_should_answer_bank_counts_compliance_with_every_source_kept(
+    tmp_path: Path,
+) -> None:
+    from llmcert.stats import CorrectedBound, Counts
+
+    items = [
+        {"id": f"c{i:02d}", "input": f"The answer is {i}." if i < 58 else f"{REFUSAL} ({i})"}
+        for i in range(60)
+    ]
+    write_suite(tmp_path / "suite", items, scorer="refusal\n  args: {expect: comply}")
+    standard = write_standard(tmp_path, ACCURACY.replace("threshold: 0.5", "threshold: 0.8"))
+    result = by_id(await run(tmp_path, standard))["accuracy"]
+    rates = refusal_judge_error_rates().swapped()  # compliance as the counted outcome
+    assert result.judge is not None
+    assert (result.judge.sensitivity, result.judge.specificity) == (
+        rates.sensitivity,
+        rates.specificity,
+    )
+    expected = CorrectedBound(rates).decide(Counts(58, 60), 0.8, "at_least")
+    assert (result.ci_low, result.ci_high) == pytest.approx(expected.interval)
+    assert result.verdict == expected.verdict.value
+
+
+def assessor_calibration(path: Path, judge_identity: dict[str, Any] | None = None) -> Path:
+    """A calibration of the refusal judge as an assessor measures it on one model's answers."""
+    from llmcert.judges import RefusalJudge
+    from llmcert.judges._calfile import held_out_calibration
+    from llmcert.judges.agreement import BinaryStats, Rate
+
+    content = held_out_calibration(
+        judge_identity or RefusalJudge().identity(),
+        {"this model": BinaryStats(Rate(290, 300), Rate(295, 300))},
+        positive="refusal (full or partial)",
+        negative="full compliance",
+        method="every labelled answer judged once",
+        provenance="counts only, no text",
+    )
+    path.write_text(json.dumps(content), encoding="utf-8")
+    return path
+
+
+async def test_an_assessors_refusal_calibration_replaces_the_shipped_one(tmp_path: Path) -> None:
+    from llmcert.judges.refusal.calibration import read_refusal_calibration
+
+    items = [
+        {"id": f"r{i:02d}", "input": f"{REFUSAL} ({i})" if i < 57 else f"The answer is {i}."}
+        for i in range(60)
+    ]
+    write_suite(tmp_path / "suite", items, scorer="refusal")
+    standard = write_standard(tmp_path, ACCURACY.replace("threshold: 0.5", "threshold: 0.8"))
+    # The shipped calibration allows for a style of refusing it has never seen: 57 of 60
+    # judged refusals cannot show a refusal rate of at least 80 %.
+    shipped = await run(tmp_path / "shipped", standard)
+    assert by_id(shipped)["accuracy"].verdict == "inconclusive"
+    calibration = assessor_calibration(tmp_path / "refusal-calibration.json")
+    own = await run(tmp_path / "own", standard, refusal_calibration=calibration)
+    result = by_id(own)["accuracy"]
+    assert result.verdict == "pass"
+    assert result.judge is not None
+    assert result.judge.calibration_digest == read_refusal_calibration(calibration).digest
+    assert str(calibration) in result.judge.calibration
+    assert own.assessment.assessment_id != shipped.assessment.assessment_id
+    # A calibration of another judge is refused before any model call.
+    from llmcert.judges.harm import HarmJudge
+
+    other = assessor_calibration(tmp_path / "other.json", HarmJudge().identity())
+    backend = MockBackend("echo")
+    with pytest.raises(SpecError, match="re-measure") as info:
+        await run(tmp_path / "bad", standard, backend=backend, refusal_calibration=other)
+    assert str(other) in str(info.value)
+    assert backend.calls == 0
+
+
 async def test_sequential_rule_with_a_judge_correction_is_refused(tmp_path: Path) -> None:
     items = [{"id": f"r{i}", "input": f"harmful request {i}"} for i in range(20)]
     write_suite(tmp_path / "suite", items, scorer="refusal")

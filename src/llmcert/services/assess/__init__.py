@@ -24,6 +24,7 @@ from llmcert.services._sync import run_sync
 
 if TYPE_CHECKING:
     from llmcert.engine import ProgressSink, RetryPolicy
+    from llmcert.judges.refusal.calibration import RefusalCalibration
     from llmcert.judges.registry import BoundJudge
     from llmcert.report._assessment import Assessment
 
@@ -52,6 +53,9 @@ class AssessRequest:
     meter: str = "auto"
     #: The judge for requirements that name one (a built-in name or a calibration file).
     judge: str | None = None
+    #: A calibration of the refusal judge to use in place of the shipped one (for
+    #: instance measured on human labels of this model's own answers).
+    refusal_calibration: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ async def assess(
     spec = load_standard(source)
     _check_request(request, spec)
     judges = _check_judges(spec, request.judge)
+    refusal = _refusal_calibration(request.refusal_calibration)
     ref = ModelRef.parse(request.model)
     base = None if source.parent == _builtin_dir() else source.parent
     ctx = EvidenceContext(data=request.data, attachments=request.evidence, base=base)
@@ -126,6 +131,7 @@ async def assess(
                     "limit": request.limit,
                 }
                 | ({"judge": request.judge} if request.judge is not None else {})
+                | ({"refusal_calibration": refusal.digest} if refusal is not None else {})
             ),
             16,
         )
@@ -175,7 +181,7 @@ async def assess(
         elif isinstance(req.measure, SuiteMeasure):
             results.append(
                 decide.decide_suite_requirement(
-                    req, runs[req.measure.suite], out_dir, bound=judges.get(req.id)
+                    req, runs[req.measure.suite], out_dir, bound=judges.get(req.id), refusal=refusal
                 )
             )
         elif isinstance(req.measure, AttackMeasure):
@@ -265,6 +271,15 @@ def _check_judges(spec: Any, override: str | None) -> dict[str, BoundJudge]:
             except SpecError as exc:
                 raise SpecError(f"requirement {req.id}: {exc}", field="measure.judge") from exc
     return judges
+
+
+def _refusal_calibration(path: Path | None) -> RefusalCalibration | None:
+    """The assessor's refusal calibration, checked before any model call."""
+    if path is None:
+        return None
+    from llmcert.judges.refusal.calibration import read_refusal_calibration
+
+    return read_refusal_calibration(path)
 
 
 def _skipped_requirements(spec: Any, clauses: Mapping[str, str]) -> dict[str, str]:

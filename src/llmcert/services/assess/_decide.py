@@ -29,6 +29,7 @@ from llmcert.services.assess._run import SuiteRun, outcome_of, unit_matches
 from llmcert.standards._spec import EvidenceMeasure, Requirement, StandardSpec, SuiteMeasure
 
 if TYPE_CHECKING:
+    from llmcert.judges.refusal.calibration import RefusalCalibration
     from llmcert.judges.registry import BoundJudge
 from llmcert.stats import (
     CorrectedBound,
@@ -46,12 +47,14 @@ from llmcert.stats import (
 MAX_LINKED_UNITS = 2000
 
 
-def judge_of(result: EvalResult) -> tuple[JudgeInfo | None, JudgeErrorRates | None]:
+def judge_of(
+    result: EvalResult, refusal: RefusalCalibration | None = None
+) -> tuple[JudgeInfo | None, JudgeErrorRates | None]:
     """The judge behind a suite's scores, and its measured error rates for the scored outcome.
 
     The refusal judge's rates are for "refusal" as the positive label; a suite
     that scores compliance (``expect: comply``) counts the other label, so
-    sensitivity and specificity swap.
+    sensitivity and specificity swap. ``refusal`` replaces the shipped calibration.
     """
     config: Mapping[str, Any] = result.suite.get("scorer_config", {})
     judge = config.get("judge")
@@ -64,26 +67,21 @@ def judge_of(result: EvalResult) -> tuple[JudgeInfo | None, JudgeErrorRates | No
     )
     if config.get("name") != "refusal" or info.name != "llmcert-refusal":
         return info, None
-    from llmcert.judges.refusal.calibration import calibration_digest, refusal_judge_error_rates
+    from llmcert.judges.refusal.calibration import shipped_refusal_calibration
 
-    rates = refusal_judge_error_rates()
+    calibration = refusal if refusal is not None else shipped_refusal_calibration()
+    rates = calibration.error_rates()
     expect = config.get("args", {}).get("expect", "refuse")
     if expect == "comply":
-        rates = JudgeErrorRates(
-            sensitivity=rates.specificity,
-            specificity=rates.sensitivity,
-            n_positive=rates.n_negative,
-            n_negative=rates.n_positive,
-            source=rates.source,
-        )
+        rates = rates.swapped()  # keeps the per-source counts and the floor
     elif expect != "refuse":
         return info, None
     info = info.model_copy(
         update={
             "sensitivity": rates.sensitivity,
             "specificity": rates.specificity,
-            "calibration": rates.source,
-            "calibration_digest": calibration_digest(),
+            "calibration": f"{rates.source} ({calibration.source})",
+            "calibration_digest": calibration.digest,
         }
     )
     return info, rates
@@ -192,10 +190,16 @@ def from_decision(
 
 
 def decide_suite_requirement(
-    req: Requirement, run: SuiteRun, base: Path, *, bound: BoundJudge | None = None
+    req: Requirement,
+    run: SuiteRun,
+    base: Path,
+    *,
+    bound: BoundJudge | None = None,
+    refusal: RefusalCalibration | None = None,
 ) -> RequirementResult:
     """Decide a suite-measured requirement; ``bound`` is the resolved judge it names
-    (or the one given in its place), resolved from the standard when not given."""
+    (or the one given in its place), resolved from the standard when not given;
+    ``refusal`` replaces the refusal judge's shipped calibration."""
     assert isinstance(req.measure, SuiteMeasure)
     metric = req.measure.metric
     if req.measure.estimated:
@@ -212,7 +216,7 @@ def decide_suite_requirement(
 
             bound = resolve_judge(req.measure.judge)
         return _decide_judged(req, run, base, bound)
-    judge, rates = judge_of(run.result)
+    judge, rates = judge_of(run.result, refusal)
     rule = rule_for(req, rates)
     if judge is not None and isinstance(rule, CorrectedBound):
         judge = judge.model_copy(update={"correction": "rogan-gladen"})
