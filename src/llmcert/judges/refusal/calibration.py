@@ -194,11 +194,6 @@ def shipped_calibration() -> tuple[CalibrationFile, str]:
     return cal, digest
 
 
-def calibration_digest() -> str:
-    """Digest of the shipped calibration file, as assessments record it."""
-    return shipped_calibration()[1]
-
-
 def shipped_refusal_calibration() -> RefusalCalibration:
     """The shipped calibration, checked against the shipped judge.
 
@@ -252,7 +247,6 @@ __all__ = [
     "BinaryCounts",
     "HeldOut",
     "RefusalCalibration",
-    "calibration_digest",
     "calibration_json",
     "held_out_by_model",
     "read_refusal_calibration",
