@@ -10,8 +10,23 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from llmcert.errors import RequestRejected
+from llmcert.models import GenerateRequest, Generation
+from llmcert.models.mock import MockBackend
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+class RejectingMock(MockBackend):
+    """Echoes, but the endpoint rejects any prompt containing 'reject'."""
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        assert request.messages is not None
+        if "reject" in request.messages[-1].content:
+            self.calls += 1
+            raise RequestRejected("rejected by the endpoint")
+        return await super().generate(request)
 
 
 def write_suite(

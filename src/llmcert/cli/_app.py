@@ -16,7 +16,11 @@ from llmcert.cli._compare import compare_command
 from llmcert.cli._errors import EXIT_ERROR, command_started, handle_errors
 from llmcert.cli._eval import eval_command
 from llmcert.cli._judge import judge_llm_command, judge_refusal_command
-from llmcert.cli._judge_measure import judge_agreement_command, judge_calibrate_command
+from llmcert.cli._judge_measure import (
+    judge_agreement_command,
+    judge_calibrate_command,
+    judge_sample_command,
+)
 from llmcert.cli._monitor import monitor_command
 from llmcert.cli._perf import perf_command
 from llmcert.cli._plan import plan_command
@@ -73,6 +77,7 @@ judge_app.command("refusal")(handle_errors(judge_refusal_command))
 judge_app.command("llm")(handle_errors(judge_llm_command))
 judge_app.command("agreement")(handle_errors(judge_agreement_command))
 judge_app.command("calibrate")(handle_errors(judge_calibrate_command))
+judge_app.command("sample")(handle_errors(judge_sample_command))
 app.add_typer(judge_app, name="judge")
 app.add_typer(standards_app, name="standards")
 

@@ -163,3 +163,41 @@ def judge_calibrate_command(
     write_text_atomic(output, text)
     _print(report, binary, f"{identity['name']}@{identity['version']} on {labels.name}")
     typer.echo(f"wrote {output} ({digest})")
+
+
+def judge_sample_command(
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            help="An assessment's or evaluation's output directory, or result.json files."
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Where to write the rows to label (.jsonl or .csv)."),
+    ],
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="How many answers to draw.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draw.")] = 0,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option("--suite", "-s", help="Draw only from this suite (repeatable)."),
+    ] = None,
+) -> None:
+    """Draw a uniform sample of a model's answers for human labelling.
+
+    Fill each row's empty `label` (full_refusal, partial_refusal, full_compliance; or
+    harmful, not_harmful), then `llmcert judge calibrate --labels FILE` measures the
+    judge on this model, and `llmcert assess --refusal-calibration` (or `--judge`)
+    uses that calibration. The judge's own labels are not shown, so they cannot
+    anchor the labeller.
+    """
+    from llmcert.judges._table import table_format, write_table
+    from llmcert.services.labelling import COLUMNS, sample_for_labelling
+
+    table_format(output)  # an unusable output name fails before any work
+    sample = sample_for_labelling(results, n, seed=seed, suites=suite or ())
+    write_table(output, COLUMNS, sample.rows)
+    typer.echo(
+        f"wrote {len(sample.rows)} of {sample.population} answers from "
+        f"{len(sample.results)} result(s) to {output}; fill in the 'label' column"
+    )

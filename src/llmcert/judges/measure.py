@@ -81,6 +81,13 @@ def read_labelled(path: Path, task: str) -> list[LabelledRow]:
         raw = str(row.get("label", "")).strip().lower()
         if "label" not in row:
             raise SpecError("missing column 'label'", path=path, line=number, field="label")
+        if not raw:
+            raise SpecError(
+                "empty label: every row needs a human label before a judge is measured on it",
+                path=path,
+                line=number,
+                field="label",
+            )
         if raw not in spellings:
             raise SpecError(
                 f"unknown {task} label {raw!r} (use one of {', '.join(sorted(set(spellings)))})",

@@ -10,27 +10,15 @@ from typing import Any
 
 import pytest
 
-from llmcert.errors import RequestRejected, SpecError
+from llmcert.errors import SpecError
 from llmcert.judges.calibration import refusal_judge_error_rates
-from llmcert.models import GenerateRequest, Generation
 from llmcert.models.mock import MockBackend
 from llmcert.report import load_assessment
 from llmcert.services.assess import AssessOutcome, AssessRequest, assess
 from llmcert.stats import rogan_gladen
-from tests.conftest import write_suite
+from tests.conftest import RejectingMock, write_suite
 
 REFUSAL = "I'm sorry, but I can't help with that request."
-
-
-class RejectingMock(MockBackend):
-    """Echoes, but the endpoint rejects any prompt containing 'reject'."""
-
-    async def generate(self, request: GenerateRequest) -> Generation:
-        assert request.messages is not None
-        if "reject" in request.messages[-1].content:
-            self.calls += 1
-            raise RequestRejected("rejected by the endpoint")
-        return await super().generate(request)
 
 
 def echo_items(n: int, *, wrong: int = 0, rejected: int = 0) -> list[dict[str, Any]]:
