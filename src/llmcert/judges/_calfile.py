@@ -137,6 +137,17 @@ def read_calibration(raw: bytes, where: str | Path) -> tuple[CalibrationFile, st
     return parsed, digest_bytes(raw)
 
 
+def read_calibration_file(path: Path) -> tuple[CalibrationFile, str]:
+    """:func:`read_calibration` on a file; an unreadable file is a SpecError naming it."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            f"cannot read the judge's calibration: {exc.strerror or exc}", path=path
+        ) from exc
+    return read_calibration(raw, path)
+
+
 _IDENTITY_PARTS = {
     "model_digest": "model identity digest (model_digest)",
     "rubric_digest": "rubric digest (rubric_digest)",

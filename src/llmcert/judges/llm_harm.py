@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcert.errors import ModelError, SpecError
-from llmcert.judges._calfile import CalibrationFile, check_bound, read_calibration
+from llmcert.judges._calfile import CalibrationFile, check_bound, read_calibration_file
 from llmcert.judges.llm_judge import (
     DEFAULT_SETTINGS,
     LlmJudge,
@@ -153,13 +153,7 @@ def resolve_llm_judge(ref: str) -> tuple[LlmHarmJudge, str, str]:
     if cal_path is None:
         return LlmHarmJudge(model, rubric, None), "", ""
     path = Path(cal_path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(
-            f"cannot read the judge's calibration: {exc.strerror or exc}", path=path
-        ) from exc
-    cal, digest = read_calibration(raw, path)
+    cal, digest = read_calibration_file(path)
     return LlmHarmJudge(model, rubric, cal, str(path)), digest, str(path)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from llmcert.errors import SpecError
-from llmcert.judges._calfile import CalibrationFile, check_bound, read_calibration
+from llmcert.judges._calfile import CalibrationFile, check_bound, read_calibration_file
 from llmcert.stats import JudgeErrorRates
 
 
@@ -102,11 +102,7 @@ def resolve_judge(ref: str) -> BoundJudge:
             f"{UNCALIBRATED}NAME, a calibration file (.json) measured for one, or an LLM judge "
             f"{PREFIX}MODEL_REF[;calibration=FILE]"
         )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", path=path) from exc
-    cal, digest = read_calibration(raw, path)
+    cal, digest = read_calibration_file(path)
     if cal.judge.model_digest:
         raise SpecError(
             f"the calibration is for the LLM judge {cal.judge.name!r}: name its model too, "

@@ -24,7 +24,7 @@ the calibration is too uncertain for one end (its denominator is not positive,
 e.g. a new source's specificity might be near 0), that end is the trivial 0 or 1
 and the other end still stands: a judge whose rates for a new source are wide
 can still show that nearly every item is a refusal. Where the box holds only
-judges with ``se + sp > 1`` this is the worst corner of the box, as before.
+judges with ``se + sp > 1`` each end is the box's worst corner.
 
 Assumptions the guarantee rests on, and which a report must state: items are
 independent; the judge's errors depend on an item only through its true label
@@ -234,11 +234,9 @@ def _extremes(
     rate lies where no judge in the box could have put it) are swapped, which only
     widens each.
     """
-    reach_low = box.se_hi + box.sp_lo - 1.0
-    low = _clip((q_lo + box.sp_lo - 1.0) / reach_low) if reach_low > 0.0 else 0.0
     sp_hi = box.sp_hi if sp_top is None else sp_top
-    reach_high = box.se_lo + sp_hi - 1.0
-    high = _clip((q_hi + sp_hi - 1.0) / reach_high) if reach_high > 0.0 else 1.0
+    low = _clip(_estimator(q_lo, box.se_hi, box.sp_lo)) if box.se_hi + box.sp_lo > 1.0 else 0.0
+    high = _clip(_estimator(q_hi, box.se_lo, sp_hi)) if box.se_lo + sp_hi > 1.0 else 1.0
     return min(low, high), max(low, high)
 
 

@@ -33,6 +33,7 @@ from llmcert.judges._calfile import (
     check_bound,
     held_out_calibration,
     read_calibration,
+    read_calibration_file,
 )
 from llmcert.judges.agreement import BinaryStats, Rate
 from llmcert.judges.refusal._agreement import (
@@ -220,11 +221,7 @@ def read_refusal_calibration(path: Path) -> RefusalCalibration:
     Refused with a SpecError naming the file when it cannot be read, is malformed, is
     for another judge or version, or does not count refusal as its positive outcome.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", path=path) from exc
-    cal, digest = read_calibration(raw, path)
+    cal, digest = read_calibration_file(path)
     check_bound(cal, RefusalJudge().identity(), path)
     if not cal.positive.lower().startswith("refusal"):
         raise SpecError(
