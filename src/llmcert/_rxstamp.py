@@ -152,7 +152,10 @@ class StampedTransport(asyncio.Transport):
             self._force_close(exc)
             return
         last_ns = _stamp_ns(ancdata) if first_ns is not None else None
-        now, real_ns = self._clock(), time.time_ns()
+        # The real clock first: were this thread descheduled between the two reads, the age
+        # would come out short and the stamp late, never long and the stamp early.
+        real_ns = time.time_ns()
+        now = self._clock()
         self.rx_stamped = first_ns is not None and last_ns is not None
         if first_ns is None or last_ns is None:
             self.rx_first = self.rx_time = now

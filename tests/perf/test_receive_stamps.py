@@ -102,6 +102,38 @@ async def test_a_read_of_two_sends_is_never_stamped_early(
     assert wait == pytest.approx(read_at - first, abs=0.005)
 
 
+async def test_a_pause_between_the_two_clock_reads_never_stamps_a_read_early() -> None:
+    # The transport reads the stamps' clock and its caller's clock one after the other; a
+    # thread descheduled between them must not move a stamp before its bytes were sent.
+    def slow_clock() -> float:
+        now = time.monotonic()
+        time.sleep(0.02)  # descheduled just after this clock was read
+        return now
+
+    keeper = stamping_keeper()
+    await asyncio.sleep(0.05)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    proto = _Reads()
+    transport = await open_stamped(
+        "127.0.0.1", listener.getsockname()[1], lambda: proto, clock=slow_clock
+    )
+    peer, _ = listener.accept()
+    try:
+        before = time.monotonic()
+        peer.sendall(b"x")
+        await asyncio.wait_for(proto.got.wait(), 10)
+    finally:
+        transport.close()
+        peer.close()
+        listener.close()
+        if keeper is not None:
+            keeper.close()
+    _, first, last, _, read_at = proto.reads[0]
+    assert before <= first <= last <= read_at
+
+
 @pytest.mark.parametrize("missing", ["the socket option", "recvmsg and add_reader"])
 async def test_without_kernel_stamps_reads_carry_their_own_time_and_the_run_says_so(
     monkeypatch: pytest.MonkeyPatch, missing: str
