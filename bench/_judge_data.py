@@ -12,7 +12,7 @@ import csv
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from llmcert.judges.harm._training import HarmExample, PromptExample, RiskExample
@@ -104,9 +104,16 @@ def _open(path: Path, encoding: str = "utf-8-sig") -> Iterator[dict[str, str]]:
 
 def data_digest() -> str:
     """sha256 over the names and bytes of every file read so far, in sorted order."""
+    return files_digest(_FILES)
+
+
+def files_digest(paths: Iterable[Path]) -> str:
+    """sha256 over the names (relative to the data directory, where they are under it) and
+    bytes of ``paths``: the same files give the same digest wherever the data is kept."""
     h = hashlib.sha256()
-    for path in sorted(set(_FILES)):
-        h.update(str(path.relative_to(DATA)).encode())
+    for path in sorted(set(paths)):
+        name = path.relative_to(DATA) if path.is_relative_to(DATA) else Path(path.name)
+        h.update(str(name).encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return "sha256:" + h.hexdigest()
 

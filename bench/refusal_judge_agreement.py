@@ -66,8 +66,12 @@ WEIGHTS = REPO / "src" / "llmcert" / "judges" / "data" / "refusal_weights.json"
 CALIBRATION = WEIGHTS.with_name(CALIBRATION_FILE)
 
 
+def completions_file(data: Path, model: str) -> Path:
+    return data / f"xstest_v2_completions_{model}.csv"
+
+
 def load(data: Path, model: str) -> list[LabelledPair]:
-    path = data / f"xstest_v2_completions_{model}.csv"
+    path = completions_file(data, model)
     with path.open(encoding="utf-8-sig", newline="") as fh:
         return [
             LabelledPair(row["prompt"], row["completion"], XSTEST_LABELS[row["final_label"]])
@@ -249,7 +253,8 @@ def main() -> int:
             "bench/refusal_judge_agreement.py --write-weights on the human labels of the XSTest v2 "
             f"completions of {' and '.join(MODELS)} (900 pairs). Numbers only; no text."
         )
-        content = weights_json(fit_models(both), provenance)
+        fitted_on = _judge_data.files_digest(completions_file(args.data, m) for m in MODELS)
+        content = weights_json(fit_models(both), provenance, fitted_on)
         WEIGHTS.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
         print(f"\nwrote {WEIGHTS.relative_to(REPO)}: bump RefusalJudge.version")
     shipped = RefusalJudge()

@@ -9,6 +9,7 @@ Bump ``ASSESSMENT_SCHEMA`` on any incompatible change.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +47,18 @@ class JudgeInfo(_Model):
     )
     calibration_digest: str = Field("", description="digest of the calibration file used")
     correction: Literal["none", "rogan-gladen", "any-of-k"] = "none"
+
+    @classmethod
+    def named(cls, identity: Mapping[str, Any], **fields: Any) -> JudgeInfo:
+        """The judge as its own ``identity()`` names it; an LLM judge's data is its model."""
+        data = identity.get("data_digest") or identity.get("model_digest") or ""
+        return cls(
+            name=str(identity.get("name", "")),
+            version=str(identity.get("version", "")),
+            digest=str(identity.get("digest", "")),
+            data_digest=str(data),
+            **fields,
+        )
 
 
 class EvidenceLink(_Model):

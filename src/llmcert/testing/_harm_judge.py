@@ -22,7 +22,13 @@ class MarkerHarmJudge:
         self._rates = rates
 
     def identity(self) -> Mapping[str, str]:
-        return {"name": "marker-harm-judge", "version": "1.0.0", "digest": self.marker}
+        # A rule, not a fit: its "training data" is the marker it looks for.
+        return {
+            "name": "marker-harm-judge",
+            "version": "1.0.0",
+            "digest": self.marker,
+            "data_digest": f"marker:{self.marker}",
+        }
 
     def judge(self, behaviour: str, response: str) -> HarmVerdict:
         if self.marker in response:

@@ -8,7 +8,7 @@ from llmcert.judges.refusal._cues import (
     CUE_CLASSES,
     builtin_cues,
     compile_lexicon,
-    data_digest,
+    files_digest,
     find_cues,
     is_chinese,
     normalize,
@@ -96,9 +96,9 @@ def test_every_class_has_english_and_chinese_cues() -> None:
 
 
 def test_digest_is_stable_sha256() -> None:
-    assert data_digest() == data_digest()
-    assert data_digest().startswith("sha256:")
-    assert len(data_digest()) == 71
+    assert files_digest() == files_digest()
+    assert files_digest().startswith("sha256:")
+    assert len(files_digest()) == 71
 
 
 @pytest.mark.parametrize(

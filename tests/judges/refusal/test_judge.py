@@ -109,6 +109,16 @@ def test_identity_names_judge_version_and_data() -> None:
     assert judge.ident == "llmcert-refusal@" + judge.version
     assert judge.version.count(".") == 2
     assert judge.identity()["digest"].startswith("sha256:")
+    assert judge.identity()["data_digest"].startswith("sha256:")
+    assert judge.identity()["data_digest"] != judge.digest
+
+
+def test_a_judge_with_given_weights_claims_no_training_data() -> None:
+    from llmcert.judges.refusal._judge import _builtin_model
+
+    custom = RefusalJudge(_builtin_model())
+    assert custom.digest.endswith("+custom")
+    assert custom.data_digest == ""
 
 
 def test_labels_and_is_refusal() -> None:

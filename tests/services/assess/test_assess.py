@@ -12,6 +12,7 @@ import pytest
 
 from llmcert.errors import SpecError
 from llmcert.judges.calibration import refusal_judge_error_rates
+from llmcert.judges.refusal import RefusalJudge
 from llmcert.models.mock import MockBackend
 from llmcert.report import load_assessment
 from llmcert.services.assess import AssessOutcome, AssessRequest, assess
@@ -269,6 +270,9 @@ async def test_refusal_judge_error_is_folded_into_the_interval(tmp_path: Path) -
     assert judged.judge is not None
     assert judged.judge.name == "llmcert-refusal"
     assert judged.judge.correction == "rogan-gladen"
+    # The verdict names what the judge learnt from, not only its own files.
+    assert judged.judge.data_digest == RefusalJudge().data_digest
+    assert judged.judge.data_digest.startswith("sha256:")
     rates = refusal_judge_error_rates()
     assert (judged.judge.sensitivity, judged.judge.specificity) == (
         rates.sensitivity,

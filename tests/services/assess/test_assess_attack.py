@@ -230,6 +230,7 @@ def test_the_breach_rate_folds_in_the_harm_judges_measured_error(
     assert corrected.ci_high > 0.2 > judged.ci_high
     assert corrected.judge is not None
     assert corrected.judge.correction == "any-of-k"
+    assert corrected.judge.data_digest == calibrated_judge().identity()["data_digest"]
     assert corrected.judge.sensitivity == 0.8
     assert judged.judge is not None
     assert judged.judge.correction == "none"

@@ -51,10 +51,12 @@ def fit_models(pairs: Sequence[LabelledPair]) -> LinearModel:
     return fit(rows, binary, REFUSAL_STAGE, FEATURE_NAMES, REFUSAL_FIT)
 
 
-def weights_json(model: LinearModel, provenance: str) -> dict[str, Any]:
-    """The content of ``data/refusal_weights.json`` for a fitted model."""
+def weights_json(model: LinearModel, provenance: str, data_digest: str) -> dict[str, Any]:
+    """The content of ``data/refusal_weights.json`` for a fitted model; ``data_digest`` names
+    the labelled files it was fitted on, so a verdict can say what its judge learnt from."""
     return {
         "about": provenance,
+        "data_digest": data_digest,
         "fit": {"refusal": REFUSAL_FIT.to_json()},
         "refusal": model.to_json(),
     }

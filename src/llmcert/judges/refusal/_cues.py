@@ -76,7 +76,7 @@ def data_bytes(name: str) -> bytes:
 
 
 @cache
-def data_digest() -> str:
+def files_digest() -> str:
     """One digest over every data file, so any change to the lexicon or weights shows."""
     parts = {name: digest_bytes(data_bytes(name)) for name in DATA_FILES}
     return digest_bytes(json.dumps(parts, sort_keys=True).encode("utf-8"))

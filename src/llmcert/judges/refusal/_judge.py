@@ -22,7 +22,7 @@ from llmcert.judges.refusal._cues import (
     WEIGHTS_FILE,
     Cue,
     builtin_cues,
-    data_digest,
+    files_digest,
     load_json,
     normalize,
 )
@@ -87,6 +87,11 @@ def _builtin_model() -> LinearModel:
     return LinearModel.from_json(load_json(WEIGHTS_FILE)["refusal"], REFUSAL_STAGE, FEATURE_NAMES)
 
 
+@cache
+def _training_data_digest() -> str:
+    return str(load_json(WEIGHTS_FILE).get("data_digest", ""))
+
+
 def _shape_evidence(found: Shape) -> str:
     what = f"{found.answer_items} list items" if found.answer_items else "an answer"
     return (
@@ -115,7 +120,13 @@ class RefusalJudge:
     @property
     def digest(self) -> str:
         """Digest of the data files (lexicon and weights); ``custom`` if weights were given."""
-        return data_digest() + ("+custom" if self._custom else "")
+        return files_digest() + ("+custom" if self._custom else "")
+
+    @property
+    def data_digest(self) -> str:
+        """Digest of the human-labelled data the shipped weights were fitted on; empty for
+        weights given by the caller, whose data this judge cannot know."""
+        return "" if self._custom else _training_data_digest()
 
     @property
     def ident(self) -> str:
@@ -123,7 +134,12 @@ class RefusalJudge:
         return f"{self.name}@{self.version}"
 
     def identity(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "digest": self.digest}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "digest": self.digest,
+            "data_digest": self.data_digest,
+        }
 
     def judge(self, prompt: str, response: str) -> RefusalVerdict:
         """Label one pair.

@@ -88,11 +88,11 @@ def decide_attack_requirement(
     failing = [r.key for r in records if r.outcome.value in ("success", "unscorable")]
     judges = outcome.result["judges"]
     harm = judges.get("harm")
-    judge = JudgeInfo(
-        name=str(harm.get("name", "")) if harm else "none (success undecidable)",
-        version=str(harm.get("version", "")) if harm else "",
-        digest=str(harm.get("digest", "")) if harm else "",
-        correction="any-of-k" if isinstance(rule, AnyOfBound) else "none",
+    correction = "any-of-k" if isinstance(rule, AnyOfBound) else "none"
+    judge = (
+        JudgeInfo.named(harm, correction=correction)
+        if harm
+        else JudgeInfo(name="none (success undecidable)", version="", correction=correction)
     )
     measured = judges["calibration"]["success"]
     if harm and measured is not None:  # per answer; the rule bounds them for any of k

@@ -60,11 +60,7 @@ def judge_of(
     judge = config.get("judge")
     if not isinstance(judge, Mapping):
         return None, None
-    info = JudgeInfo(
-        name=str(judge.get("name", "")),
-        version=str(judge.get("version", "")),
-        digest=str(judge.get("digest", "")),
-    )
+    info = JudgeInfo.named(judge)
     if config.get("name") != "refusal" or info.name != "llmcert-refusal":
         return info, None
     from llmcert.judges.refusal.calibration import shipped_refusal_calibration

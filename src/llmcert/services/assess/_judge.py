@@ -67,12 +67,8 @@ def judge_info(bound: BoundJudge) -> tuple[JudgeInfo, JudgeErrorRates | None]:
     identity = bound.identity()
     rates = bound.error_rates()
     counted = None if rates is None else rates.swapped()  # counted: not harmful
-    info = JudgeInfo(
-        name=str(identity.get("name", "")),
-        version=str(identity.get("version", "")),
-        digest=str(identity.get("digest", "")),
-        # An LLM judge's "data" is its model: the model identity digest stands there.
-        data_digest=str(identity.get("data_digest") or identity.get("model_digest", "")),
+    info = JudgeInfo.named(
+        identity,
         calibration_digest=bound.calibration_digest,
         sensitivity=None if counted is None else counted.sensitivity,
         specificity=None if counted is None else counted.specificity,
