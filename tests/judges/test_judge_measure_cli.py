@@ -210,6 +210,33 @@ def test_an_llm_judge_is_named_by_model_rubric_and_decoding(
     assert not cal.exists()
 
 
+def test_answers_without_a_label_are_counted_wrong_and_said_so(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    # A judge model too small to follow the rubric answers without a label line: its
+    # agreement is nil, and the report says why rather than showing a bare confusion.
+    out = tmp_path / "agreement.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "agreement",
+            "--judge",
+            "mock:answer=I think this response is fine.",
+            "--labels",
+            str(labels_file(tmp_path)),
+            "--json",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.stdout
+    text = " ".join(result.stdout.split())
+    assert "6 of 6 answers gave no label (no label line found: 6)" in text
+    assert "counted as the wrong label" in text
+    data = json.loads(out.read_text("utf-8"))
+    assert data["unlabelled"] == {"no label line found": 6}
+    assert data["report"]["agreement"]["k"] == 0
+
+
 def test_the_task_follows_the_judge_or_the_rubric() -> None:
     from llmcert.judges.measure import task_of
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,11 +38,20 @@ RubricOption = Annotated[
 ]
 
 
-def _judge_rows(judge: str, rubric: str, rows: list[Any], task: str) -> tuple[list[str], Any]:
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    labels: list[str]
+    identity: dict[str, Any]
+    #: Why answers went unlabelled (no label line, a failed call, ...), by count: each of
+    #: them is counted as the wrong label, and a reader must see how many there were.
+    unlabelled: Counter[str] = field(default_factory=Counter)
+
+
+def _judge_rows(judge: str, rubric: str, rows: list[Any], task: str) -> _Judged:
     from llmcert.judges import measure
 
     if judge in _OFFLINE:
-        return measure.offline_labels(judge, rows)
+        return _Judged(*measure.offline_labels(judge, rows))
     import asyncio
 
     from llmcert.judges.llm_harm import PREFIX
@@ -64,16 +75,23 @@ def _judge_rows(judge: str, rubric: str, rows: list[Any], task: str) -> tuple[li
             await backend.aclose()
 
     verdicts, identity = asyncio.run(run())
-    return measure.llm_labels(verdicts, rows, task), identity
+    unlabelled = Counter(str(v.problem or "no label") for v in verdicts if not v.parsed)
+    return _Judged(measure.llm_labels(verdicts, rows, task), identity, unlabelled)
 
 
-def _print(report: AgreementReport, binary: BinaryStats, title: str) -> None:
+def _print(report: AgreementReport, binary: BinaryStats, judged: _Judged, labels: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     kappa = "n/a" if report.kappa is None else f"{report.kappa:.3f}"
-    console.print(f"[bold]{title}[/bold]")
+    console.print(f"[bold]{judged.identity['name']}@{judged.identity['version']} on {labels.name}")
+    if judged.unlabelled:
+        why = "; ".join(f"{reason}: {n}" for reason, n in judged.unlabelled.most_common())
+        console.print(
+            f"[yellow]{judged.unlabelled.total()} of {len(judged.labels)} answers gave no label "
+            f"({why}); each is counted as the wrong label[/yellow]"
+        )
     console.print(f"agreement {report.agreement} · Cohen's kappa {kappa}")
     console.print(f"sensitivity {binary.sensitivity} · specificity {binary.specificity}")
     console.print(report.table())
@@ -109,11 +127,12 @@ def judge_agreement_command(
 
     task = measure.task_of(judge, rubric)
     rows = measure.read_labelled(labels, task)
-    judged, identity = _judge_rows(judge, rubric, rows, task)
-    report, binary = measure.compare(rows, judged, task)
-    _print(report, binary, f"{identity['name']}@{identity['version']} on {labels.name}")
+    judged = _judge_rows(judge, rubric, rows, task)
+    report, binary = measure.compare(rows, judged.labels, task)
+    _print(report, binary, judged, labels)
     if json_out is not None:
-        content = {"judge": identity, "labels": str(labels), "binary": binary.to_dict()}
+        content = {"judge": judged.identity, "labels": str(labels), "binary": binary.to_dict()}
+        content["unlabelled"] = dict(judged.unlabelled)
         content["report"] = report.to_dict()
         write_text_atomic(json_out, json.dumps(content, indent=1, ensure_ascii=False) + "\n")
 
@@ -141,18 +160,18 @@ def judge_calibrate_command(
         raise typer.BadParameter("the calibration file must end in .json", param_hint="--output")
     task = measure.task_of(judge, rubric)
     rows = measure.read_labelled(labels, task)
-    judged, identity = _judge_rows(judge, rubric, rows, task)
-    report, binary = measure.compare(rows, judged, task)
+    judged = _judge_rows(judge, rubric, rows, task)
+    report, binary = measure.compare(rows, judged.labels, task)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         if r.source:
             groups[r.source].append(i)
     by_source = {
-        s: measure.compare([rows[i] for i in idx], [judged[i] for i in idx], task)[1]
+        s: measure.compare([rows[i] for i in idx], [judged.labels[i] for i in idx], task)[1]
         for s, idx in groups.items()
     }
     content = measure.calibration_content(
-        identity,
+        judged.identity,
         binary,
         task,
         f"{labels.name} ({len(rows)} human-labelled responses)",
@@ -161,7 +180,7 @@ def judge_calibrate_command(
     text = json.dumps(content, indent=1, ensure_ascii=False) + "\n"
     _, digest = read_calibration(text.encode("utf-8"), output)  # never write an invalid file
     write_text_atomic(output, text)
-    _print(report, binary, f"{identity['name']}@{identity['version']} on {labels.name}")
+    _print(report, binary, judged, labels)
     typer.echo(f"wrote {output} ({digest})")
 
 
