@@ -81,16 +81,18 @@ def _judge_rows(judge: str, rubric: str, rows: list[Any], task: str) -> _Judged:
 
 def _print(report: AgreementReport, binary: BinaryStats, judged: _Judged, labels: Path) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
     kappa = "n/a" if report.kappa is None else f"{report.kappa:.3f}"
-    console.print(f"[bold]{judged.identity['name']}@{judged.identity['version']} on {labels.name}")
+    title = f"{judged.identity['name']}@{judged.identity['version']} on {labels.name}"
+    console.print(f"[bold]{escape(title)}[/bold]")
     if judged.unlabelled:
         why = "; ".join(f"{reason}: {n}" for reason, n in judged.unlabelled.most_common())
         console.print(
             f"[yellow]{judged.unlabelled.total()} of {len(judged.labels)} answers gave no label "
-            f"({why}); each is counted as the wrong label[/yellow]"
+            f"({escape(why)}); each is counted as the wrong label[/yellow]"
         )
     console.print(f"agreement {report.agreement} · Cohen's kappa {kappa}")
     console.print(f"sensitivity {binary.sensitivity} · specificity {binary.specificity}")
