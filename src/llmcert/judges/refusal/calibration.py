@@ -20,6 +20,7 @@ applied to the wrong judge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -59,7 +60,6 @@ STYLE_SHIFT = (0.94, 0.58)
 def style_tau_floor() -> float:
     """The least between-source spread (logit scale) under which :data:`STYLE_SHIFT`
     lies inside a 95% prediction interval: the shift over 1.96, rounded up."""
-    import math
 
     def logit(p: float) -> float:
         return math.log(p / (1.0 - p))
@@ -199,18 +199,10 @@ def shipped_refusal_calibration() -> RefusalCalibration:
     """The shipped calibration, checked against the shipped judge.
 
     Raises SpecError when the file was measured for a judge other than the shipped
-    one (its digest differs): re-run the bench with ``--write-calibration``.
+    one (any identity field differs): re-run the bench with ``--write-calibration``.
     """
     cal, digest = shipped_calibration()
-    judge = RefusalJudge()
-    if cal.judge.digest != judge.digest:
-        raise SpecError(
-            f"the calibration was measured for judge data {cal.judge.digest!r}, but the shipped "
-            f"judge {judge.ident} has {judge.digest!r}; re-measure it with "
-            "bench/refusal_judge_agreement.py --write-calibration",
-            path=CALIBRATION_FILE,
-            field="judge.digest",
-        )
+    check_bound(cal, RefusalJudge().identity(), CALIBRATION_FILE)
     return RefusalCalibration(cal, digest, f"built-in {CALIBRATION_FILE}")
 
 
